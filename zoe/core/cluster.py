@@ -31,7 +31,7 @@ class ServiceRef(NamedTuple):
 
     execution_id: str
     group: int
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index on purpose
 
 
 def fits(demand: Resources, labels: frozenset[str], free: Resources, node: Node) -> bool:

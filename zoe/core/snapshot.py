@@ -44,7 +44,7 @@ class Placement(NamedTuple):
 
     execution_id: str
     group: int
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index on purpose
     node: str
 
     @property

@@ -1,0 +1,121 @@
+"""What every allocation mode shares: one round's context and its basic moves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from random import Random
+
+from zoe.core.cluster import ServiceRef
+from zoe.core.snapshot import ExecutionView, GroupDemand, Placement
+from zoe.policies.placements import PlacementRule
+from zoe.policies.workstate import WorkState
+
+# (group, index, node) of a service placed during the round
+Placed = tuple[int, int, int]
+
+
+@dataclass(slots=True)
+class Pending:
+    """What one queued execution still lacks, by instance order.
+
+    ``essential`` lists the (group, index) of its essential services not placed
+    (all of them, or none when its essential services run). ``elastic[g]`` lists
+    the indices of group ``g``'s elastic services not placed, ascending.
+    """
+
+    view: ExecutionView
+    essential: list[tuple[int, int]]
+    elastic: list[list[int]]
+
+    @classmethod
+    def of(cls, view: ExecutionView) -> Pending:
+        """Compute what ``view`` lacks from its placements."""
+        placed: list[set[int]] = [set() for _ in view.groups]
+        for placement in view.placements:
+            placed[placement.group].add(placement.index)
+        essential: list[tuple[int, int]] = []
+        elastic: list[list[int]] = []
+        for g, demand in enumerate(view.groups):
+            have = placed[g]
+            essential += [
+                (g, i) for i in range(demand.essential_count) if i not in have
+            ]
+            elastic.append(
+                [
+                    i
+                    for i in range(demand.essential_count, demand.total_count)
+                    if i not in have
+                ]
+            )
+        return cls(view, essential, elastic)
+
+
+@dataclass(slots=True)
+class RoundContext:
+    """The tentative state of a round and the rule that places services on it."""
+
+    state: WorkState
+    rule: PlacementRule
+    rng: Random
+    starts: list[Placement] = field(default_factory=list)
+    stops: list[ServiceRef] = field(default_factory=list)
+    choose_on: WorkState | None = None
+
+    def place_one(self, demand: GroupDemand) -> int:
+        """Place one service of ``demand`` by the rule; its node, or -1 (no change).
+
+        The rule chooses on ``choose_on`` when it is set (a stricter view of the
+        state, see :mod:`zoe.policies.modes.backfill`), else on ``state``.
+        """
+        on = self.state if self.choose_on is None else self.choose_on
+        node = self.rule.choose(
+            on,
+            demand.millicores,
+            demand.memory,
+            demand.labels,
+            self.rng,
+        )
+        if node >= 0:
+            self.state.place(node, demand.millicores, demand.memory)
+        return node
+
+    def place_all(
+        self, groups: tuple[GroupDemand, ...], services: list[tuple[int, int]]
+    ) -> list[Placed] | None:
+        """Place every service listed or none; the placements, or None."""
+        placed: list[Placed] = []
+        for g, index in services:
+            node = self.place_one(groups[g])
+            if node < 0:
+                self.unplace(groups, placed)
+                return None
+            placed.append((g, index, node))
+        return placed
+
+    def fill_elastic(self, pending: Pending, out: list[Placed]) -> None:
+        """Place as many of ``pending``'s missing elastic services as fit.
+
+        In instance order, skipping those that do not fit. The instances of a group
+        are alike, so once one fails the rest of its group fails too.
+        """
+        groups = pending.view.groups
+        for g, missing in enumerate(pending.elastic):
+            demand = groups[g]
+            for index in missing:
+                node = self.place_one(demand)
+                if node < 0:
+                    break
+                out.append((g, index, node))
+
+    def unplace(self, groups: tuple[GroupDemand, ...], placed: list[Placed]) -> None:
+        """Undo ``placed`` (services of one execution) on the state."""
+        state = self.state
+        for g, _, node in placed:
+            state.unplace(node, groups[g].millicores, groups[g].memory)
+
+    def commit(self, view: ExecutionView, placed: list[Placed]) -> None:
+        """Add ``placed`` services of ``view`` to the plan's starts."""
+        names = self.state.names
+        self.starts.extend(
+            Placement(view.id, g, index, names[node]) for g, index, node in placed
+        )

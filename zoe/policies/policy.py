@@ -1,0 +1,170 @@
+"""The policy object shared by the simulator and the master.
+
+A :class:`SchedulingPolicy` is an ordering, an allocation mode and a placement
+rule. Each round it decides the admission of new executions (their placement is
+tried on the empty cluster: all services under ``rigid``, the essential ones
+otherwise; an execution that fails can never run and is rejected with a reason),
+sorts the queue, and lets the mode place services on a tentative copy of the
+free capacity. It reads nothing but the snapshot and its own options: its random
+generator is seeded from its seed and the snapshot time, so the same snapshot and
+seed give the same plan.
+"""
+
+from __future__ import annotations
+
+from random import Random
+from typing import Protocol
+
+from zoe.core.resources import format_memory
+from zoe.core.snapshot import ExecutionView, Plan, Rejection, Snapshot
+from zoe.policies.modes.backfill import Backfill
+from zoe.policies.modes.common import Pending, RoundContext
+from zoe.policies.modes.elastic import Elastic
+from zoe.policies.modes.flexible import Flexible
+from zoe.policies.modes.rigid import Rigid
+from zoe.policies.orderings import Estimates, Ordering
+from zoe.policies.placements import PlacementRule
+from zoe.policies.preemption import Preemptor
+from zoe.policies.workstate import WorkState
+
+
+class _Mode(Protocol):
+    def admission_services(self, pending: Pending) -> list[tuple[int, int]]: ...
+
+    def run(self, queue: list[Pending], ctx: RoundContext) -> None: ...
+
+
+class SchedulingPolicy:
+    """An ordering, an allocation mode and a placement rule; see the module doc.
+
+    ``mode`` is one of ``rigid``, ``elastic``, ``flexible``, ``backfill``;
+    ``preempt`` adds preemption of elastic services (not with ``rigid``).
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        ordering: Ordering,
+        placement: PlacementRule,
+        *,
+        preempt: bool = False,
+        seed: int = 0,
+        estimate_error: float = 0.0,
+        max_reservations: int = 8,
+    ) -> None:
+        self.mode = mode
+        self.ordering = ordering
+        self.placement = placement
+        self.preempt = preempt
+        self.seed = seed
+        self.estimates = Estimates(estimate_error, seed)
+        self.max_reservations = max_reservations
+        middle = "-preempt" if preempt else ""
+        self.name = f"{mode}{middle}-{ordering.name}"
+
+    def __repr__(self) -> str:
+        return f"<policy {self.name} placement={self.placement.name} seed={self.seed}>"
+
+    def plan(self, snapshot: Snapshot) -> Plan:
+        """Decide one round: admissions, starts, and preemptions."""
+        rng = Random(f"{self.seed}/{snapshot.time!r}")
+        state = WorkState(snapshot.nodes)
+        admitted, rejections = self._admit(snapshot, state, rng)
+        if self.estimates.sigma:
+            self.estimates.forget_except({view.id for view in admitted})
+
+        ranked = admitted if self.preempt else [v for v in admitted if v.in_queue]
+        order = self.ordering.sort(ranked, snapshot.time, self.estimates)
+        queue = [Pending.of(view) for view in order if view.in_queue]
+        ctx = RoundContext(state, self.placement, rng)
+        self._mode(snapshot, order, state).run(queue, ctx)
+        return Plan(tuple(ctx.starts), tuple(ctx.stops), tuple(rejections))
+
+    def _mode(
+        self, snapshot: Snapshot, order: list[ExecutionView], state: WorkState
+    ) -> _Mode:
+        node_index = {name: i for i, name in enumerate(state.names)}
+        preemptor = Preemptor(order, node_index) if self.preempt else None
+        if self.mode == "rigid":
+            return Rigid()
+        if self.mode == "elastic":
+            return Elastic(preemptor)
+        if self.mode == "flexible":
+            return Flexible(preemptor)
+        running = [view for view in snapshot.executions if view.essential_running]
+        return Backfill(
+            snapshot.time,
+            running,
+            self.estimates,
+            node_index,
+            preemptor,
+            self.max_reservations,
+        )
+
+    def _admit(
+        self, snapshot: Snapshot, state: WorkState, rng: Random
+    ) -> tuple[list[ExecutionView], list[Rejection]]:
+        admitted: list[ExecutionView] = []
+        rejections: list[Rejection] = []
+        empty: RoundContext | None = None
+        for view in snapshot.executions:
+            if view.admitted:
+                admitted.append(view)
+                continue
+            if empty is None:
+                empty = RoundContext(
+                    WorkState(snapshot.nodes, empty=True), self.placement, rng
+                )
+            reason = self._admission(view, empty)
+            if reason is None:
+                admitted.append(view)
+            else:
+                rejections.append(Rejection(view.id, reason))
+        return admitted, rejections
+
+    def _admission(self, view: ExecutionView, empty: RoundContext) -> str | None:
+        """None when ``view`` can run on the empty cluster, else the reason why not."""
+        pending = Pending.of(view)
+        services = _MODE_ADMISSION[self.mode](pending)
+        placed = empty.place_all(view.groups, services)
+        if placed is not None:
+            empty.unplace(view.groups, placed)
+            return None
+        return _why_not(view, services, empty.state)
+
+
+def _all_services(pending: Pending) -> list[tuple[int, int]]:
+    return Rigid().admission_services(pending)
+
+
+def _essential_services(pending: Pending) -> list[tuple[int, int]]:
+    return pending.essential
+
+
+_MODE_ADMISSION = {
+    "rigid": _all_services,
+    "elastic": _essential_services,
+    "flexible": _essential_services,
+    "backfill": _essential_services,
+}
+
+
+def _why_not(
+    view: ExecutionView, services: list[tuple[int, int]], empty: WorkState
+) -> str:
+    what = "services" if len(services) == view.service_count else "essential services"
+    for g in sorted({g for g, _ in services}):
+        demand = view.groups[g]
+        nodes = empty.candidates(demand.labels).in_order
+        if not any(empty.fits(n, demand.millicores, demand.memory) for n in nodes):
+            labels = f" with labels {sorted(demand.labels)}" if demand.labels else ""
+            return (
+                f"a service of group {g} needs {demand.millicores / 1000:g} cores and "
+                f"{format_memory(demand.memory)}; no node{labels} is that large"
+            )
+    cores = sum(view.groups[g].millicores for g, _ in services) / 1000
+    memory = sum(view.groups[g].memory for g, _ in services)
+    return (
+        f"its {len(services)} {what} ({cores:g} cores, {format_memory(memory)} in all) "
+        "do not fit together on the empty cluster"
+    )
