@@ -34,7 +34,9 @@ class ServiceRef(NamedTuple):
     index: int  # type: ignore[assignment]  # shadows tuple.index on purpose
 
 
-def fits(demand: Resources, labels: frozenset[str], free: Resources, node: Node) -> bool:
+def fits(
+    demand: Resources, labels: frozenset[str], free: Resources, node: Node
+) -> bool:
     """The fit rule of DESIGN.md section 4: within free capacity, labels a subset."""
     return demand.fits_in(free) and labels <= node.labels
 

@@ -11,9 +11,9 @@ catch one root. Errors that callers inspect carry structured fields::
     │   ├── InvalidCluster           a bad --cluster value or cluster file
     │   ├── InvalidSpec              a bad experiment specification; .source, .path
     │   └── UnknownName              .kind, .name, .valid: a registry lookup that failed
-    ├── IllegalTransition            .subject, .old, .new: a state machine refused a change
+    ├── IllegalTransition            .subject, .old, .new: a refused status change
     ├── CapacityError                an allocation would go over capacity or below zero
-    ├── NotFound                     .kind, .key: an execution, service or node not known
+    ├── NotFound                     .kind, .key: no such execution, service or node
     └── BackendError                 a backend could not carry out an operation
 
 Errors of the live system (protocol, database) extend this tree in their own layer.
@@ -21,8 +21,8 @@ Errors of the live system (protocol, database) extend this tree in their own lay
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 
 class ZoeError(Exception):
@@ -30,7 +30,7 @@ class ZoeError(Exception):
 
 
 class InvalidInput(ZoeError):
-    """Input from a user (file, flag, payload) is wrong; the message says what to fix."""
+    """Input from a user (file, flag, payload) is wrong; the message says the fix."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,9 @@ class InvalidTrace(InvalidInput):
         self.source = source
         self.line = line
         self.reason = message
-        super().__init__(f"{source}:{line}: {message}" if line else f"{source}: {message}")
+        super().__init__(
+            f"{source}:{line}: {message}" if line else f"{source}: {message}"
+        )
 
 
 class InvalidCluster(InvalidInput):
@@ -80,7 +82,9 @@ class InvalidSpec(InvalidInput):
         self.source = source
         self.path = path
         self.reason = message
-        super().__init__(f"{source}: {path}: {message}" if path else f"{source}: {message}")
+        super().__init__(
+            f"{source}: {path}: {message}" if path else f"{source}: {message}"
+        )
 
 
 class UnknownName(InvalidInput):

@@ -83,7 +83,9 @@ def check_execution_transition(
         raise IllegalTransition(subject, old.value, new.value)
 
 
-def check_service_transition(subject: str, old: ServiceStatus, new: ServiceStatus) -> None:
+def check_service_transition(
+    subject: str, old: ServiceStatus, new: ServiceStatus
+) -> None:
     """Raise :class:`IllegalTransition` unless ``old -> new`` is allowed."""
     if new not in SERVICE_TRANSITIONS[old]:
         raise IllegalTransition(subject, old.value, new.value)

@@ -33,11 +33,15 @@ def parse_memory(value: object) -> int:
     ``ValueError`` with what would be valid otherwise.
     """
     if isinstance(value, bool):
-        raise ValueError("memory must be bytes or a string such as '4GiB', not a boolean")
-    if isinstance(value, int):
-        return value
+        raise ValueError(
+            "memory must be bytes or a string such as '4GiB', not a boolean"
+        )
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"memory must not be negative, got {value!r}")
+        return value
     if isinstance(value, str):
         match = _MEMORY_RE.match(value)
         if match is None:
@@ -56,14 +60,17 @@ def parse_cores(value: object) -> int:
     """Return ``value`` (a number of CPUs, fractions allowed) as millicores.
 
     Sub-millicore fractions are rounded down. Raises ``ValueError`` for a value that
-    is not a number.
+    is not a finite number.
     """
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"cores must be a number such as 2 or 0.5, got {value!r}")
     try:
-        return int(Decimal(str(value)) * 1000)
+        number = Decimal(str(value))
     except InvalidOperation:
-        raise ValueError(f"cores must be a number such as 2 or 0.5, got {value!r}") from None
+        number = Decimal("NaN")
+    if not number.is_finite():
+        raise ValueError(f"cores must be a number such as 2 or 0.5, got {value!r}")
+    return int(number * 1000)
 
 
 def format_memory(nbytes: int) -> str:

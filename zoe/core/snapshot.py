@@ -86,7 +86,9 @@ class ExecutionView:
     essential_count: int = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "service_count", sum(g.total_count for g in self.groups))
+        object.__setattr__(
+            self, "service_count", sum(g.total_count for g in self.groups)
+        )
         object.__setattr__(
             self, "essential_count", sum(g.essential_count for g in self.groups)
         )

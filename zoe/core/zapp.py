@@ -13,13 +13,10 @@ the one entry point that takes a document of any supported version.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import field
 from functools import cache
 from typing import Annotated, Any, Literal
-
-from typing_extensions import TypedDict
 
 from pydantic import (
     BeforeValidator,
@@ -30,6 +27,7 @@ from pydantic import (
     ValidationError,
 )
 from pydantic.dataclasses import dataclass
+from typing_extensions import TypedDict
 
 from zoe.core.errors import Fault, InvalidZApp
 from zoe.core.resources import Resources, format_cores, parse_cores, parse_memory
@@ -39,6 +37,7 @@ ZAPP_VERSION = 4
 _STRICT = ConfigDict(extra="forbid")
 _NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 _DNS_NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+_ABSOLUTE_RE = r"^/"
 
 
 @dataclass(frozen=True, slots=True, config=_STRICT)
@@ -138,7 +137,7 @@ class Volume:
     """A host path or named volume mounted at an absolute path in the container."""
 
     source: Annotated[str, Field(min_length=1)]
-    target: Annotated[str, Field(pattern=r"^/")]
+    target: Annotated[str, Field(pattern=_ABSOLUTE_RE)]
     read_only: bool = False
 
 
@@ -285,8 +284,20 @@ def _message(error: Any) -> str:
         return "required field is missing"
     if kind == "literal_error" and error["loc"] == ("version",):
         return f"version must be {ZAPP_VERSION} here (use load_zapp for versions 1-3)"
+    if kind == "string_pattern_mismatch" and error["ctx"]["pattern"] in _PATTERNS:
+        return f"{_PATTERNS[error['ctx']['pattern']]}; got {error['input']!r}"
     message: str = error["msg"]
     return message.removeprefix("Value error, ")
+
+
+_PATTERNS = {
+    _NAME_RE: "a name is 1 to 63 letters, digits, '_', '.' or '-', starting with a "
+    "letter or digit",
+    _DNS_NAME_RE: "a service name is a lowercase DNS label: 1 to 63 lowercase "
+    "letters, digits or '-', starting and ending with a letter or digit (e.g. "
+    "'spark-worker')",
+    _ABSOLUTE_RE: "a mount target is an absolute path, starting with '/'",
+}
 
 
 _FIELDS_BY_DEPTH = {
@@ -451,7 +462,9 @@ def start_order(zapp: ZApp) -> list[list[str]]:
     levels: list[list[str]] = []
     done: set[str] = set()
     while len(done) < len(needs):
-        level = [name for name, req in needs.items() if name not in done and req <= done]
+        level = [
+            name for name, req in needs.items() if name not in done and req <= done
+        ]
         if not level:
             raise ValueError(f"ZApp {zapp.name!r} has a dependency cycle")
         levels.append(level)
