@@ -1,7 +1,196 @@
-"""`zoe trace` commands."""
+"""`zoe trace` commands: inspect, convert and generate traces."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="trace commands.")
+if TYPE_CHECKING:
+    from zoe.core.cluster import Node
+    from zoe.sim.traces import SkipLog, TraceEntry, TraceSummary
+
+app = typer.Typer(no_args_is_help=True, help="Inspect, convert and generate traces.")
+
+FORMAT_HELP = "Trace format: native, swf, google2011 or alibaba2018."
+OPTION_HELP = (
+    "A format option as key=value; repeat for several. swf: essential (all, a "
+    "count, or a fraction such as 0.25), memory (default 1GiB); google2011: "
+    "machine_cores, machine_memory, min_cores, min_memory, essential; alibaba2018: "
+    "machine_memory, essential (default 1 per task), min_duration."
+)
+PARAM_HELP = (
+    "A model parameter as key=value; repeat for several. paper: mean_interarrival, "
+    "rigid_fraction, duration_median, duration_sigma, duration_min, duration_max, "
+    "essential_min, essential_max, elastic_min, elastic_max, rigid_min, rigid_max; "
+    "poisson: rate, mean_duration, cores, memory."
+)
+SKIP_HELP = "Count malformed lines (printed at the end) and go on."
+CLUSTER_HELP = (
+    "Cluster for the offered load: NxCcMg (e.g. 25x32c128g) or a JSON file of nodes."
+)
+
+
+@app.command("inspect")
+def inspect(
+    file: Annotated[Path, typer.Argument(help="The trace file.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "native",
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help=SKIP_HELP)
+    ] = False,
+    cluster: Annotated[str, typer.Option(help=CLUSTER_HELP)] = "25x32c128g",
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help=OPTION_HELP)
+    ] = None,
+) -> None:
+    """Print counts, span, work and offered load of a trace.
+
+    Offered load = core-seconds of work at full allocation / (cluster cores x span
+    from the first to the last submit).
+    """
+    from zoe.sim.traces import SkipLog, read_trace, summarize
+
+    nodes = _nodes(cluster)
+    skipped = SkipLog()
+    entries = read_trace(
+        file,
+        fmt,
+        skip_invalid=skip_invalid,
+        skipped=skipped,
+        **_pairs(option, "--option"),
+    )
+    cores = sum(node.capacity.millicores for node in nodes) / 1000
+    for line in _summary_lines(summarize(entries), f"{file} ({fmt})", cluster, cores):
+        typer.echo(line)
+    _report_skips(skipped)
+
+
+@app.command("convert")
+def convert(
+    file: Annotated[Path, typer.Argument(help="The trace file to convert.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)],
+    out: Annotated[Path, typer.Option(help="The native trace to write.")],
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help=SKIP_HELP)
+    ] = False,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help=OPTION_HELP)
+    ] = None,
+) -> None:
+    """Convert a trace into a native trace (JSON Lines, one execution a line).
+
+    OUT is written only when the whole input was read: on an error it is left as it
+    was.
+    """
+    from zoe.sim.traces import SkipLog, read_trace
+
+    skipped = SkipLog()
+    entries = read_trace(
+        file,
+        fmt,
+        skip_invalid=skip_invalid,
+        skipped=skipped,
+        **_pairs(option, "--option"),
+    )
+    count = _write(entries, out)
+    typer.echo(f"wrote {count} executions to {out}")
+    _report_skips(skipped)
+
+
+@app.command("generate")
+def generate(
+    model: Annotated[str, typer.Argument(help="Workload model: paper or poisson.")],
+    seed: Annotated[int, typer.Option(help="Seed of the random generator.")],
+    out: Annotated[Path, typer.Option(help="The native trace to write.")],
+    apps: Annotated[int, typer.Option(min=0, help="Number of executions.")] = 1000,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help=PARAM_HELP)
+    ] = None,
+) -> None:
+    """Generate a native trace from a workload model; the same seed, the same trace."""
+    from zoe.sim.generators import generate as generate_entries
+
+    entries = generate_entries(model, seed=seed, apps=apps, **_pairs(param, "--param"))
+    count = _write(entries, out)
+    typer.echo(f"wrote {count} executions of model {model} (seed {seed}) to {out}")
+
+
+def _pairs(values: Iterable[str] | None, flag: str) -> dict[str, str]:
+    """``key=value`` strings as a dict; dashes in keys become underscores."""
+    pairs: dict[str, str] = {}
+    for value in values or ():
+        key, sep, text = value.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise typer.BadParameter(f"{value!r}: write key=value", param_hint=flag)
+        pairs[key] = text.strip()
+    return pairs
+
+
+def _nodes(cluster: str) -> list[Node]:
+    import json
+
+    from zoe.core.cluster import nodes_from_document, parse_cluster
+    from zoe.core.errors import InvalidCluster
+
+    path = Path(cluster)
+    if not path.is_file():
+        return parse_cluster(cluster)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InvalidCluster(
+            f"{cluster}: cannot read a JSON cluster file: {exc}"
+        ) from None
+    return nodes_from_document(document, cluster)
+
+
+def _write(entries: Iterator[TraceEntry], out: Path) -> int:
+    """Write to a temporary file beside ``out``, renamed to ``out`` on success."""
+    from zoe.sim.traces import write_native
+
+    if not out.parent.is_dir():
+        raise typer.BadParameter(
+            f"folder {out.parent} does not exist; create it first", param_hint="--out"
+        )
+    partial = out.with_name(f".{out.name}.partial")
+    written = False
+    try:
+        count = write_native(entries, partial)
+        os.replace(partial, out)
+        written = True
+    finally:
+        if not written:
+            partial.unlink(missing_ok=True)
+    return count
+
+
+def _summary_lines(
+    summary: TraceSummary, title: str, cluster: str, cores: float
+) -> list[str]:
+    load = summary.offered_load(cores)
+    return [
+        f"trace: {title}",
+        f"executions: {summary.executions}",
+        f"services: {summary.services} (essential {summary.essential_services}, "
+        f"elastic {summary.elastic_services})",
+        f"span: {summary.span_duration:.1f} s (submits from "
+        f"{summary.first_submit_time:.1f} to {summary.last_submit_time:.1f} s)",
+        f"mean inter-arrival: {_maybe(summary.mean_interarrival, '.2f')} s",
+        f"mean duration: {_maybe(summary.mean_duration, '.1f')} s",
+        f"work: {summary.work_core_seconds:.1f} core-seconds",
+        f"offered load on {cluster} ({cores:g} cores): {_maybe(load, '.3f')}",
+    ]
+
+
+def _maybe(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _report_skips(skipped: SkipLog) -> None:
+    if skipped.total:
+        for line in skipped.details():
+            typer.echo(line, err=True)
