@@ -1,0 +1,145 @@
+"""Simulator benchmark: wall time, executions per second and peak memory.
+
+Runs the ``paper`` workload (20,000 applications, seed 1) on ``25x32c128g`` under
+rigid-fifo, flexible-fifo and flexible-hrrn3d, each in its own subprocess (so the
+peak resident memory is the case's own), and a bare heapq event loop that replays
+the same trace under FIFO with one pool of cores and memory: the floor any engine
+is measured against. Prints a table; asserts nothing.
+
+    python benchmarks/sim_bench.py [--apps N] [--seed N] [--big]
+
+``--big`` adds one million executions on 1,000 nodes under flexible-fifo (long:
+many minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+
+from zoe.sim.traces.base import TraceEntry
+
+CASES = ("rigid-fifo", "flexible-fifo", "flexible-hrrn3d")
+
+
+def run_case(policy: str, apps: int, seed: int, cluster: str) -> dict[str, float]:
+    """One simulation of a trace generated beforehand (not timed)."""
+    from zoe.core.cluster import parse_cluster
+    from zoe.policies.registry import make_policy
+    from zoe.sim.generators import generate
+    from zoe.sim.run import simulate
+
+    entries = list(generate("paper", seed=seed, apps=apps))
+    started = time.perf_counter()
+    result = simulate(entries, parse_cluster(cluster), make_policy(policy))
+    wall = time.perf_counter() - started
+    return {
+        "wall": wall,
+        "executions": result.summary["counts"]["submitted"],
+        "rounds": result.summary["rounds"],
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def run_floor(apps: int, seed: int, cluster: str) -> dict[str, float]:
+    """A bare heapq loop: FIFO, all services at once, one pool of resources."""
+    from zoe.core.cluster import parse_cluster
+    from zoe.sim.generators import generate
+
+    nodes = parse_cluster(cluster)
+    entries = list(generate("paper", seed=seed, apps=apps))
+    started = time.perf_counter()
+    count = bare_fifo(entries, sum(n.capacity.millicores for n in nodes))
+    wall = time.perf_counter() - started
+    return {
+        "wall": wall,
+        "executions": count,
+        "rounds": count,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def bare_fifo(entries: Iterable[TraceEntry], capacity: int) -> int:
+    """Replay under FIFO on one pool of ``capacity`` millicores; count executions.
+
+    Each execution takes all its cores at once for its duration; one that needs
+    more than the pool is dropped. No per-service accounting, no snapshot: the
+    least work an event loop over the same arrivals and completions can do.
+    """
+    events: list[tuple[float, int, int, int]] = []  # (time, kind, seq, millicores)
+    queue: list[tuple[float, int]] = []
+    for entry in entries:
+        demand = sum(
+            g.resources.cores.min * g.total_count for _, g in entry.zapp.groups()
+        )
+        if demand <= capacity:
+            heapq.heappush(events, (entry.submit_time, 1, len(queue), demand))
+            queue.append((entry.duration, demand))
+    free, head, arrived, count = capacity, 0, 0, 0
+    while events:
+        now, kind, seq, demand = heapq.heappop(events)
+        if kind == 0:
+            free += demand
+            count += 1
+        else:
+            arrived = seq + 1
+        while head < arrived and queue[head][1] <= free:
+            duration, need = queue[head]
+            free -= need
+            heapq.heappush(events, (now + duration, 0, head, need))
+            head += 1
+    return count
+
+
+def subprocess_case(name: str, apps: int, seed: int, cluster: str) -> dict[str, float]:
+    """Run one case in a fresh interpreter and return its figures."""
+    command = [sys.executable, __file__, "--case", name, "--apps", str(apps)]
+    command += ["--seed", str(seed), "--cluster", cluster]
+    output = subprocess.run(command, check=True, capture_output=True, text=True)
+    figures: dict[str, float] = json.loads(output.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def main() -> None:
+    """Parse the options; run every case or, with --case, one case."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--apps", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cluster", default="25x32c128g")
+    parser.add_argument("--big", action="store_true")
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.case:
+        if args.case == "heapq-floor":
+            figures = run_floor(args.apps, args.seed, args.cluster)
+        else:
+            figures = run_case(args.case, args.apps, args.seed, args.cluster)
+        print(json.dumps(figures))
+        return
+
+    cases = [("heapq-floor", args.apps, args.cluster)]
+    cases += [(policy, args.apps, args.cluster) for policy in CASES]
+    if args.big:
+        cases.append(("flexible-fifo", 1_000_000, "1000x32c128g"))
+    header = f"{'case':<18}{'apps':>10}{'cluster':>14}{'wall s':>10}"
+    header += f"{'exec/s':>12}{'rounds':>10}{'peak MiB':>10}"
+    print(header)
+    for name, apps, cluster in cases:
+        f = subprocess_case(name, apps, args.seed, cluster)
+        rate = f["executions"] / f["wall"] if f["wall"] else float("inf")
+        print(
+            f"{name:<18}{apps:>10}{cluster:>14}{f['wall']:>10.2f}"
+            f"{rate:>12,.0f}{f['rounds']:>10.0f}{f['peak_mib']:>10.0f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

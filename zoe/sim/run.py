@@ -1,0 +1,171 @@
+"""One simulation run: the function the CLI and the experiments runner call.
+
+:func:`simulate` replays trace entries against a policy on a list of nodes and
+returns a :class:`SimResult`; given ``out_dir`` it also writes ``executions.csv``,
+``summary.json`` and ``timeline.csv`` there (DESIGN.md section 6). Its signature is
+a contract: new options are added as keyword arguments with defaults.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoe.core.errors import InvalidInput
+from zoe.core.resources import Resources
+from zoe.sim.engine import Engine
+from zoe.sim.metrics import (
+    ExecutionRecord,
+    Timeline,
+    skipped_summary,
+    summarize,
+    write_results,
+)
+from zoe.sim.runtime import RuntimeModel, make_runtime_model
+
+if TYPE_CHECKING:
+    from zoe.core.cluster import Node
+    from zoe.policies.base import Policy
+    from zoe.sim.traces.base import TraceEntry
+
+
+@dataclass(frozen=True, slots=True)
+class SimResult:
+    """What a run produced.
+
+    ``records``: one per execution that arrived, in submission order.
+    ``summary``: the ``summary.json`` document. ``timeline``: the cluster state
+    over simulated time (see :class:`~zoe.sim.metrics.Timeline`).
+    """
+
+    records: tuple[ExecutionRecord, ...]
+    summary: dict[str, Any]
+    timeline: Timeline
+
+    def by_id(self) -> dict[str, ExecutionRecord]:
+        """The records keyed by execution id."""
+        return {record.id: record for record in self.records}
+
+
+def simulate(
+    entries: Iterable[TraceEntry],
+    nodes: Sequence[Node],
+    policy: Policy,
+    *,
+    runtime_model: str | RuntimeModel = "linear",
+    runtime_options: dict[str, Any] | None = None,
+    think_time: float = 0.0,
+    out_dir: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    trace_name: str = "",
+    skipped: object = None,
+    placement: str | None = None,
+    seed: int | None = None,
+    cluster: str = "",
+    timeline_step: float = 0.0,
+    until: float | None = None,
+) -> SimResult:
+    """Simulate ``entries`` (trace order) with ``policy`` on ``nodes`` (in order).
+
+    - ``runtime_model``: a registry name (``linear``, ``amdahl``, ``rigid``) built
+      with ``runtime_options``, or a model object.
+    - ``think_time``: seconds between a round and the application of its plan.
+    - ``out_dir``: when given, the three result files are written there.
+    - ``progress``: called with the number of executions done (finished or
+      rejected) every few hundred executions and once at the end.
+    - ``trace_name``, ``placement``, ``seed``, ``cluster``: copied into the
+      summary (``placement`` defaults to the policy's ``placement`` attribute,
+      ``cluster`` to a description of ``nodes``).
+    - ``skipped``: the skip log the trace reader filled (read after the run, since
+      the reader fills it while the entries are consumed); summarised by reason.
+    - ``timeline_step``: keep a timeline row at most every that many seconds.
+    - ``until``: stop the simulated clock there; active executions are then
+      ``unfinished`` and entries not yet submitted are not read.
+
+    Raises :class:`InvalidInput` for a bad option or an unknown runtime model,
+    :class:`~zoe.core.errors.InvalidTrace` for entries out of order or with
+    duplicate ids, and whatever the entries' iterator raises.
+    """
+    _check_options(think_time, timeline_step, until)
+    model = (
+        make_runtime_model(runtime_model, **(runtime_options or {}))
+        if isinstance(runtime_model, str)
+        else runtime_model
+    )
+    engine = Engine(
+        nodes,
+        policy,
+        model,
+        think_time=think_time,
+        timeline_step=timeline_step,
+        progress=progress,
+        trace_name=trace_name,
+    )
+
+    started = time.perf_counter()
+    records = engine.run(entries, until)
+    wall_clock = time.perf_counter() - started
+
+    capacity = engine.cluster.capacity
+    parameters = {
+        "rounds": engine.rounds,
+        "policy": getattr(policy, "name", type(policy).__name__),
+        "placement": placement if placement is not None else _placement_of(policy),
+        "runtime_model": model.name,
+        "think_time": think_time,
+        "seed": seed,
+        "cluster": cluster or describe_nodes(nodes),
+        "trace": trace_name,
+        "skipped": skipped_summary(skipped),
+    }
+    summary = summarize(
+        records,
+        engine.timeline,
+        (capacity.millicores, capacity.memory),
+        wall_clock,
+        parameters,
+    )
+    if out_dir is not None:
+        write_results(Path(out_dir), records, engine.timeline, summary)
+    return SimResult(tuple(records), summary, engine.timeline)
+
+
+def _check_options(
+    think_time: float, timeline_step: float, until: float | None
+) -> None:
+    if not (math.isfinite(think_time) and think_time >= 0):
+        raise InvalidInput(
+            f"think time must be a number of seconds >= 0, got {think_time!r}"
+        )
+    if not (math.isfinite(timeline_step) and timeline_step >= 0):
+        raise InvalidInput(
+            f"timeline step must be a number of seconds >= 0, got {timeline_step!r}"
+        )
+    if until is not None and not until >= 0:
+        raise InvalidInput(f"until must be a time >= 0, got {until!r}")
+
+
+def _placement_of(policy: object) -> str:
+    placement = getattr(policy, "placement", "")
+    if isinstance(placement, str):
+        return placement
+    return str(getattr(placement, "name", placement))
+
+
+def describe_nodes(nodes: Sequence[Node]) -> str:
+    """A short description: ``25x32c128g`` when all nodes are alike, else a count."""
+    if not nodes:
+        return "0 nodes"
+    first = nodes[0].capacity
+    if all(n.capacity == first and not n.labels for n in nodes):
+        gib = 1024**3
+        if first.memory % gib == 0:
+            cores = first.millicores / 1000
+            cores_text = f"{cores:g}"
+            return f"{len(nodes)}x{cores_text}c{first.memory // gib}g"
+    total = sum((n.capacity for n in nodes), Resources())
+    return f"{len(nodes)} nodes, {total}"
