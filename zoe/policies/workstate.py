@@ -2,15 +2,20 @@
 
 A :class:`WorkState` starts as a copy of the snapshot's free capacities and is then
 changed by the round: services are placed and unplaced as the allocation mode
-tries things out. It keeps, besides per-node free capacity and service counts, a
-segment tree of the largest free cores and memory under each subtree, so that
-"which is the first node that fits" is answered without scanning every node, and
-"does any node fit" in constant time.
+tries things out. Besides per-node free capacity and service counts it keeps, for
+each block of :data:`BLOCK` consecutive nodes, the largest free cores and the
+largest free memory in the block, so that "which is the first node that fits"
+skips whole blocks that cannot hold the service, and "does any node fit" looks at
+one number per block. Blocks (rather than a tree) keep the state cheap to build,
+which matters because a state is built for every round.
 """
 
 from __future__ import annotations
 
 from zoe.core.snapshot import NodeView
+
+BLOCK = 32
+"""Nodes per block of the summary maxima."""
 
 
 class WorkState:
@@ -22,10 +27,9 @@ class WorkState:
     """
 
     __slots__ = (
+        "_block_memory",
+        "_block_millicores",
         "_candidates",
-        "_max_memory",
-        "_max_millicores",
-        "_size",
         "capacity_memory",
         "capacity_millicores",
         "counts",
@@ -55,7 +59,7 @@ class WorkState:
         self.total_free_memory = sum(self.free_memory)
         self._candidates: dict[frozenset[str], Candidates] = {}
         self.mirror: WorkState | None = None
-        self._build_tree()
+        self._build_blocks()
 
     def copy(self) -> WorkState:
         """An independent copy (without the mirror)."""
@@ -70,9 +74,8 @@ class WorkState:
         twin.total_free_memory = self.total_free_memory
         twin._candidates = self._candidates
         twin.mirror = None
-        twin._size = self._size
-        twin._max_millicores = list(self._max_millicores)
-        twin._max_memory = list(self._max_memory)
+        twin._block_millicores = list(self._block_millicores)
+        twin._block_memory = list(self._block_memory)
         return twin
 
     def candidates(self, labels: frozenset[str]) -> Candidates:
@@ -85,34 +88,27 @@ class WorkState:
     def __len__(self) -> int:
         return len(self.names)
 
-    def _build_tree(self) -> None:
-        size = 1
-        while size < max(1, len(self.names)):
-            size *= 2
-        self._size = size
-        self._max_millicores = [-1] * (2 * size)
-        self._max_memory = [-1] * (2 * size)
-        self._max_millicores[size : size + len(self.names)] = self.free_millicores
-        self._max_memory[size : size + len(self.names)] = self.free_memory
-        for i in range(size - 1, 0, -1):
-            self._max_millicores[i] = max(
-                self._max_millicores[2 * i], self._max_millicores[2 * i + 1]
-            )
-            self._max_memory[i] = max(
-                self._max_memory[2 * i], self._max_memory[2 * i + 1]
-            )
+    def _build_blocks(self) -> None:
+        fmc, fmem, count = self.free_millicores, self.free_memory, len(self.names)
+        starts = range(0, count, BLOCK)
+        self._block_millicores = [max(fmc[i : i + BLOCK]) for i in starts]
+        self._block_memory = [max(fmem[i : i + BLOCK]) for i in starts]
 
-    def _update(self, node: int) -> None:
-        mc, mem = self._max_millicores, self._max_memory
-        i = node + self._size
-        mc[i] = self.free_millicores[node]
-        mem[i] = self.free_memory[node]
-        i //= 2
-        while i:
-            left, right = 2 * i, 2 * i + 1
-            mc[i] = mc[left] if mc[left] > mc[right] else mc[right]
-            mem[i] = mem[left] if mem[left] > mem[right] else mem[right]
-            i //= 2
+    def _lowered(self, node: int) -> None:
+        # free capacity of `node` went down: its block's maxima may too
+        b = node // BLOCK
+        lo = b * BLOCK
+        if self._block_millicores[b] > self.free_millicores[node]:
+            self._block_millicores[b] = max(self.free_millicores[lo : lo + BLOCK])
+        if self._block_memory[b] > self.free_memory[node]:
+            self._block_memory[b] = max(self.free_memory[lo : lo + BLOCK])
+
+    def _raised(self, node: int) -> None:
+        b = node // BLOCK
+        if self.free_millicores[node] > self._block_millicores[b]:
+            self._block_millicores[b] = self.free_millicores[node]
+        if self.free_memory[node] > self._block_memory[b]:
+            self._block_memory[b] = self.free_memory[node]
 
     def place(self, node: int, millicores: int, memory: int) -> None:
         """Take ``millicores`` and ``memory`` on ``node`` for one more service.
@@ -126,7 +122,7 @@ class WorkState:
         self.counts[node] += 1
         self.total_free_millicores -= millicores
         self.total_free_memory -= memory
-        self._update(node)
+        self._lowered(node)
 
     def unplace(self, node: int, millicores: int, memory: int) -> None:
         """Give back what :meth:`place` took (on the mirror too)."""
@@ -137,7 +133,7 @@ class WorkState:
         self.counts[node] -= 1
         self.total_free_millicores += millicores
         self.total_free_memory += memory
-        self._update(node)
+        self._raised(node)
 
     def fits(self, node: int, millicores: int, memory: int) -> bool:
         """True when ``node`` has the free cores and memory (labels not checked)."""
@@ -147,28 +143,28 @@ class WorkState:
         )
 
     def any_fits(self, millicores: int, memory: int) -> bool:
-        """False when no node has the room, whatever its labels; O(1) on the tree.
+        """False when no node has the room, whatever its labels.
 
         A True answer is only a hint: the largest free cores and the largest free
         memory may be on different nodes.
         """
-        return self._max_millicores[1] >= millicores and self._max_memory[1] >= memory
+        return (
+            bool(self._block_millicores)
+            and max(self._block_millicores) >= millicores
+            and max(self._block_memory) >= memory
+        )
 
     def first_fit(self, millicores: int, memory: int) -> int:
         """The lowest node index with the room, or -1. Labels are not checked."""
-        mc, mem, size = self._max_millicores, self._max_memory, self._size
-        if mc[1] < millicores or mem[1] < memory:
-            return -1
-        stack = [1]
-        pop, push = stack.pop, stack.append
-        while stack:
-            i = pop()
-            if mc[i] < millicores or mem[i] < memory:
-                continue
-            if i >= size:
-                return i - size
-            push(2 * i + 1)
-            push(2 * i)
+        fmc, fmem = self.free_millicores, self.free_memory
+        block_mc, block_mem = self._block_millicores, self._block_memory
+        count = len(fmc)
+        for b in range(len(block_mc)):
+            if block_mc[b] >= millicores and block_mem[b] >= memory:
+                lo = b * BLOCK
+                for node in range(lo, min(lo + BLOCK, count)):
+                    if fmc[node] >= millicores and fmem[node] >= memory:
+                        return node
         return -1
 
 
