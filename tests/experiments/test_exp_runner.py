@@ -1,0 +1,142 @@
+"""The runner, end to end with the real simulator on tiny traces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from exp_helpers import write_native, write_spec
+
+from zoe.experiments.grid import expand
+from zoe.experiments.runner import RunnerOptions, run_experiment
+from zoe.experiments.spec import load_spec
+
+SPEC = """
+name = "tiny"
+clusters = ["1x4c16g"]
+policies = ["rigid-fifo"]
+loads = [1.0, 2.0]
+seeds = [1]
+
+[[traces]]
+name = "tiny"
+file = "tiny.jsonl"
+"""
+
+
+def _run(spec_path: Path, out: Path, **options: object) -> object:
+    opts = RunnerOptions(out_dir=out, workers=1, figures=False, **options)  # type: ignore[arg-type]
+    return run_experiment(load_spec(spec_path), opts)
+
+
+def test_run_writes_runs_table_and_provenance(tmp_path: Path, tiny_trace: Path) -> None:
+    out = tmp_path / "out"
+    result = _run(write_spec(tmp_path, SPEC), out)
+
+    ids = ["tiny_1x4c16g_rigid-fifo_first-fit_load1_seed1",
+           "tiny_1x4c16g_rigid-fifo_first-fit_load2_seed1"]  # fmt: skip
+    assert sorted(result.executed) == ids
+    assert result.failures == []
+    for run_id in ids:
+        folder = out / "runs" / run_id
+        assert {p.name for p in folder.iterdir()} == {
+            "executions.csv", "params.json", "summary.json", "timeline.csv"
+        }  # fmt: skip
+
+    # load 2 halves the submit times 0, 10, 20 of the trace
+    executions = pd.read_csv(out / "runs" / ids[1] / "executions.csv")
+    assert list(executions["submit_time"]) == [0.0, 5.0, 10.0]
+
+    table = pd.read_parquet(out / "runs.parquet")
+    assert list(table.columns) == [
+        "run_id", "trace", "cluster", "policy", "placement", "load", "seed",
+        "metric", "value",
+    ]  # fmt: skip
+    submitted = table[table["metric"] == "counts.submitted"]
+    assert sorted(submitted["load"]) == [1.0, 2.0]
+    assert list(submitted["value"]) == [3.0, 3.0]
+    assert len(pd.read_csv(out / "runs.csv")) == len(table)
+
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["spec"]["text"] == SPEC
+    assert provenance["seeds"] == [1]
+    assert provenance["runs"] == {"total": 2, "executed": 2, "reused": 0, "failed": 0}
+    assert provenance["cores"] >= 1
+    assert provenance["packages"]["pandas"] == pd.__version__
+    assert json.loads((out / "failures.json").read_text()) == []
+
+
+def test_interrupted_grid_resumes_with_only_the_missing_runs(
+    tmp_path: Path, tiny_trace: Path
+) -> None:
+    spec_path = write_spec(tmp_path, SPEC)
+    out = tmp_path / "out"
+    first = _run(spec_path, out)
+    kept, lost = sorted(first.executed)
+    kept_mtime = (out / "runs" / kept / "summary.json").stat().st_mtime_ns
+
+    # an interruption: one run never renamed into place, its temporary folder left
+    (out / "runs" / lost).rename(out / "runs" / f".tmp-{lost}-0000")
+    second = _run(spec_path, out)
+
+    assert second.executed == [lost]
+    assert second.reused == [kept]
+    assert (out / "runs" / kept / "summary.json").stat().st_mtime_ns == kept_mtime
+    assert not list((out / "runs").glob(".tmp-*"))
+    assert (out / "runs" / lost / "summary.json").is_file()
+
+    third = _run(spec_path, out, force=True)
+    assert sorted(third.executed) == [kept, lost]
+
+
+def test_changed_trace_invalidates_its_runs(tmp_path: Path, tiny_trace: Path) -> None:
+    spec_path = write_spec(tmp_path, SPEC)
+    out = tmp_path / "out"
+    _run(spec_path, out)
+
+    write_native(tiny_trace, [0.0, 10.0, 30.0])
+    again = _run(spec_path, out)
+    assert len(again.executed) == 2
+    assert again.reused == []
+
+
+def test_summary_without_params_is_not_taken_as_done(
+    tmp_path: Path, tiny_trace: Path
+) -> None:
+    spec_path = write_spec(tmp_path, SPEC)
+    out = tmp_path / "out"
+    first = _run(spec_path, out)
+    (out / "runs" / first.executed[0] / "params.json").unlink()
+
+    assert _run(spec_path, out).executed == [first.executed[0]]
+
+
+def test_failed_run_is_reported_and_the_others_go_on(
+    tmp_path: Path, tiny_trace: Path
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(tiny_trace.read_text() + "{this is not json\n", encoding="utf-8")
+    spec_path = write_spec(
+        tmp_path, SPEC + '\n[[traces]]\nname = "bad"\nfile = "bad.jsonl"\n'
+    )
+    out = tmp_path / "out"
+    result = _run(spec_path, out)
+
+    runs = expand(load_spec(spec_path))
+    good = sorted(r.run_id for r in runs if r.trace.name == "tiny")
+    broken = sorted(r.run_id for r in runs if r.trace.name == "bad")
+    assert sorted(result.executed) == good
+    failures = json.loads((out / "failures.json").read_text())
+    assert sorted(f["run_id"] for f in failures) == broken
+    assert failures[0]["error_type"] == "InvalidTrace"
+    assert "bad.jsonl:4" in failures[0]["error"]
+    assert failures[0]["params"]["trace"]["name"] == "bad"
+    assert not any((out / "runs" / run_id).exists() for run_id in broken)
+    table = pd.read_parquet(out / "runs.parquet")
+    assert set(table["trace"]) == {"tiny"}
+
+    # the failed runs are tried again on the next invocation, the good ones are not
+    again = _run(spec_path, out)
+    assert sorted(again.reused) == good
+    assert sorted(f["run_id"] for f in again.failures) == broken
