@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from zoe.core.cluster import Node
+from zoe.core.cluster import Cluster, Node, ServiceRef
 from zoe.core.resources import Resources
-from zoe.core.snapshot import ExecutionView, GroupDemand, NodeView, Placement, Snapshot
+from zoe.core.snapshot import (
+    ExecutionView,
+    GroupDemand,
+    NodeView,
+    Placement,
+    Plan,
+    Snapshot,
+)
+from zoe.policies.registry import make_policy
 
 GIB = 1024**3
 
@@ -92,3 +101,66 @@ def snapshot(
 def starts(plan_starts: Sequence[Placement]) -> list[tuple[str, int, int, str]]:
     """The plan's starts as plain tuples, in plan order."""
     return [(p.execution_id, p.group, p.index, p.node) for p in plan_starts]
+
+
+def node_view(
+    name: str,
+    cores: float,
+    memory_gib: float,
+    *,
+    free_cores: float,
+    free_gib: float,
+    count: int = 0,
+    labels: Sequence[str] = (),
+) -> NodeView:
+    """A node view with free capacity and service count given by hand."""
+    return NodeView(
+        node(name, cores, memory_gib, labels),
+        int(free_cores * 1000),
+        int(free_gib * GIB),
+        count,
+    )
+
+
+def stops(plan_stops: Sequence[ServiceRef]) -> set[tuple[str, int, int]]:
+    """The plan's stops as a set of plain (execution, group, index) tuples."""
+    return {(r.execution_id, r.group, r.index) for r in plan_stops}
+
+
+def plan_of(
+    policy: str,
+    snap: Snapshot,
+    placement: str = "first-fit",
+    **options: Any,
+) -> Plan:
+    """The plan of a fresh ``policy`` with ``placement`` for ``snap``."""
+    return make_policy(policy, placement, **options).plan(snap)
+
+
+def sorted_starts(plan: Plan) -> list[tuple[str, int, int, str]]:
+    """The plan's starts as plain tuples, sorted (their order is no contract)."""
+    return sorted(starts(plan.starts))
+
+
+def cluster_after(snap: Snapshot, plan: Plan) -> Cluster:
+    """A :class:`Cluster` holding the snapshot's services, then the plan applied.
+
+    Stops are released before starts are allocated, as a shell applies a plan.
+    Raises :class:`~zoe.core.errors.CapacityError` when a start goes over capacity
+    or names a service already allocated, and
+    :class:`~zoe.core.errors.NotFound` when a stop names a service not allocated.
+    """
+    cluster = Cluster([view.node for view in snap.nodes])
+    views = {view.id: view for view in snap.executions}
+    for view in snap.executions:
+        for p in view.placements:
+            cluster.allocate(p.ref, p.node, _demand(view, p.group))
+    for ref in plan.stops:
+        cluster.release(ref)
+    for p in plan.starts:
+        cluster.allocate(p.ref, p.node, _demand(views[p.execution_id], p.group))
+    return cluster
+
+
+def _demand(view: ExecutionView, g: int) -> Resources:
+    return Resources(view.groups[g].millicores, view.groups[g].memory)

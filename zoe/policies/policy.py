@@ -12,6 +12,7 @@ seed give the same plan.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from random import Random
 from typing import Protocol
 
@@ -31,7 +32,7 @@ from zoe.policies.workstate import WorkState
 class _Mode(Protocol):
     def admission_services(self, pending: Pending) -> list[tuple[int, int]]: ...
 
-    def run(self, queue: list[Pending], ctx: RoundContext) -> None: ...
+    def run(self, queue: Iterable[Pending], ctx: RoundContext) -> None: ...
 
 
 class SchedulingPolicy:
@@ -75,7 +76,8 @@ class SchedulingPolicy:
 
         ranked = admitted if self.preempt else [v for v in admitted if v.in_queue]
         order = self.ordering.sort(ranked, snapshot.time, self.estimates)
-        queue = [Pending.of(view) for view in order if view.in_queue]
+        # lazy: a round often ends long before the end of a long queue
+        queue = (Pending.of(view) for view in order if view.in_queue)
         ctx = RoundContext(state, self.placement, rng)
         self._mode(snapshot, order, state).run(queue, ctx)
         return Plan(tuple(ctx.starts), tuple(ctx.stops), tuple(rejections))
@@ -104,13 +106,13 @@ class SchedulingPolicy:
     def _admit(
         self, snapshot: Snapshot, state: WorkState, rng: Random
     ) -> tuple[list[ExecutionView], list[Rejection]]:
-        admitted: list[ExecutionView] = []
+        admitted = [view for view in snapshot.executions if view.admitted]
         rejections: list[Rejection] = []
         empty: RoundContext | None = None
-        for view in snapshot.executions:
-            if view.admitted:
-                admitted.append(view)
-                continue
+        new = [view for view in snapshot.executions if not view.admitted]
+        # submission order, not the snapshot's: with `random` placement each trial
+        # draws from the round's generator, and the executions may come in any order
+        for view in sorted(new, key=lambda v: (v.seq, v.id)):
             if empty is None:
                 empty = RoundContext(
                     WorkState(snapshot.nodes, empty=True), self.placement, rng

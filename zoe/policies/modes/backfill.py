@@ -23,7 +23,7 @@ at most ``max_reservations`` reservations and ends at the next blocked execution
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from zoe.core.snapshot import ExecutionView
 from zoe.policies.modes.common import Pending, Placed, RoundContext
@@ -107,7 +107,7 @@ class Backfill(Flexible):
         end = self.time + self.estimates.remaining(view) / rate
         return None if end <= min(self.reservations) else self.guard
 
-    def run(self, queue: Sequence[Pending], ctx: RoundContext) -> None:
+    def run(self, queue: Iterable[Pending], ctx: RoundContext) -> None:
         """Run the round; the guard stops mirroring the state at its end."""
         try:
             super().run(queue, ctx)
@@ -120,9 +120,12 @@ class Backfill(Flexible):
         if self.guard is None:
             self.ahead = {p.view.id for p in r.selected}
         scratch = (ctx.state if self.guard is None else self.guard).copy()
-        for instant, services in self._releases(ctx, r):
+        releases = self._releases(ctx, r)
+        for k, (instant, services) in enumerate(releases):
             for node, millicores, memory in services:
                 scratch.unplace(node, millicores, memory)
+            if k + 1 < len(releases) and releases[k + 1][0] == instant:
+                continue  # all that ends at this instant goes first, in any order
             nodes = self._try(pending, ctx, scratch)
             if nodes is not None:
                 return instant, nodes
@@ -149,6 +152,8 @@ class Backfill(Flexible):
     def _releases(self, ctx: RoundContext, r: _Round) -> list[Release]:
         held: dict[str, list[tuple[int, int, int]]] = {}
         views: dict[str, ExecutionView] = {}
+        # services preempted in this round no longer hold resources nor run
+        gone = self.preemptor.preempted if self.preemptor is not None else set()
         for view in self.running:
             views[view.id] = view
             held[view.id] = [
@@ -158,6 +163,7 @@ class Backfill(Flexible):
                     view.groups[p.group].memory,
                 )
                 for p in view.placements
+                if p.ref not in gone
             ]
         for chosen, placed in r.essentials + r.fill:
             view = chosen.view

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 from zoe.policies.modes.common import Pending, Placed, RoundContext
 from zoe.policies.preemption import Preemptor
@@ -29,7 +29,7 @@ class Elastic:
         """Admission tries the essential services only."""
         return pending.essential
 
-    def run(self, queue: Sequence[Pending], ctx: RoundContext) -> None:
+    def run(self, queue: Iterable[Pending], ctx: RoundContext) -> None:
         """Place the queue on ``ctx`` in order until an execution's core is stuck."""
         for pending in queue:
             placed: list[Placed] = []

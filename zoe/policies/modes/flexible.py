@@ -28,7 +28,7 @@ again; the choices stay seeded and repeatable.)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from zoe.policies.modes.common import Pending, Placed, RoundContext
@@ -63,7 +63,7 @@ class Flexible:
         """Admission tries the essential services only."""
         return pending.essential
 
-    def run(self, queue: Sequence[Pending], ctx: RoundContext) -> None:
+    def run(self, queue: Iterable[Pending], ctx: RoundContext) -> None:
         """Run the round over ``queue`` on ``ctx`` and commit its placements."""
         state = ctx.state
         r = _Round(noted=(state.total_free_millicores, state.total_free_memory))

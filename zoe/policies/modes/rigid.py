@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 from zoe.policies.modes.common import Pending, RoundContext
 
@@ -22,7 +22,7 @@ class Rigid:
             (g, i) for g, missing in enumerate(pending.elastic) for i in missing
         ]
 
-    def run(self, queue: Sequence[Pending], ctx: RoundContext) -> None:
+    def run(self, queue: Iterable[Pending], ctx: RoundContext) -> None:
         """Place the queue on ``ctx`` in order until one does not fit."""
         for pending in queue:
             placed = ctx.place_all(
