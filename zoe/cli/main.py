@@ -11,7 +11,7 @@ import sys
 import typer
 
 from zoe import __version__
-from zoe.cli import experiment, policies, sim, trace, zapp
+from zoe.cli import experiment, live, policies, sim, trace, zapp
 
 app = typer.Typer(
     name="zoe",
@@ -25,6 +25,10 @@ app.add_typer(trace.app, name="trace")
 app.add_typer(sim.app, name="sim")
 app.add_typer(experiment.app, name="experiment")
 app.command("policies")(policies.list_policies)
+app.command("master")(live.master)
+app.command("up")(live.up)
+app.add_typer(live.exec_app, name="exec")
+app.command("stats")(live.stats)
 
 
 def _version(value: bool) -> None:

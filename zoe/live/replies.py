@@ -1,0 +1,152 @@
+"""The result objects of the master's read operations (docs/protocol.md).
+
+Pure functions from records and the scheduler's mirror to JSON-able dicts, plus
+the one query the repository lacks: a page of executions, newest first.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from zoe.core.resources import format_cores
+from zoe.core.zapp import parse_zapp
+from zoe.live.db.records import EXECUTION_COLUMNS, EXECUTION_FROM, execution_from_row
+
+if TYPE_CHECKING:
+    from zoe.core.execution import ExecutionStatus
+    from zoe.live.db import ExecutionRecord, NodeRecord, ServiceRecord, Transaction
+    from zoe.live.scheduler import Scheduler
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC, or ``None``."""
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def execution_summary(record: ExecutionRecord) -> dict[str, Any]:
+    """The record of ``list``: ``get`` without ``zapp`` and ``services``."""
+    return {
+        "id": record.id,
+        "name": record.name,
+        "user": record.user_name,
+        "status": record.status.value,
+        "kind": record.zapp.get("kind", "batch"),
+        "size": record.size_hint,
+        "submit_time": iso(record.submit_time),
+        "start_time": iso(record.start_time),
+        "end_time": iso(record.end_time),
+        "reason": record.reason,
+    }
+
+
+def execution_detail(
+    record: ExecutionRecord, services: list[ServiceRecord]
+) -> dict[str, Any]:
+    """The record of ``get``, with the ZApp and the services."""
+    zapp = parse_zapp(record.zapp)
+    groups = list(zapp.groups())
+    result = execution_summary(record)
+    result["zapp"] = record.zapp
+    result["services"] = []
+    for service in services:
+        framework, group = groups[service.group_index]
+        result["services"].append(
+            {
+                "id": service.id,
+                "name": service.name,
+                "framework": framework.name,
+                "group": group.name,
+                "index": service.instance_index % group.total_count,
+                "essential": service.essential,
+                "status": service.status.value,
+                "node": service.node,
+                "container_id": service.backend_id,
+                "ip": None,
+                "ports": [{"name": port.name, "url": None} for port in group.ports],
+                "cores": format_cores(group.resources.cores.min),
+                "memory": group.resources.memory.min,
+                "exit_code": service.exit_code,
+                "reason": service.reason,
+            }
+        )
+    return result
+
+
+def list_page(
+    tx: Transaction,
+    *,
+    user: str | None,
+    statuses: tuple[ExecutionStatus, ...] | None,
+    before_id: int | None,
+    limit: int,
+) -> tuple[list[ExecutionRecord], int | None]:
+    """One page of executions, newest first, and the id to continue before."""
+    tx.cur.execute(
+        f"SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_FROM} "
+        "WHERE (%(user)s::text IS NULL OR u.name = %(user)s) "
+        "AND (%(all)s OR e.status = ANY(%(statuses)s)) "
+        "AND (%(before)s::bigint IS NULL OR e.id < %(before)s) "
+        "ORDER BY e.id DESC LIMIT %(limit)s",
+        {
+            "user": user,
+            "all": statuses is None,
+            "statuses": [s.value for s in statuses or ()],
+            "before": before_id,
+            "limit": limit + 1,
+        },
+    )
+    records = [execution_from_row(row) for row in tx.cur.fetchall()]
+    more = len(records) > limit
+    records = records[:limit]
+    return records, (records[-1].id if more else None)
+
+
+def cluster_result(scheduler: Scheduler, records: list[NodeRecord]) -> dict[str, Any]:
+    """The result of ``cluster``: nodes in cluster order with what is free."""
+    available = {r.node.name: r.available for r in records}
+    views = scheduler.snapshot_all_nodes().nodes
+    return {
+        "nodes": [
+            {
+                "name": view.name,
+                "available": available.get(view.name, True),
+                "labels": sorted(view.node.labels),
+                "capacity": {
+                    "cores": format_cores(view.node.capacity.millicores),
+                    "memory": view.node.capacity.memory,
+                },
+                "free": {
+                    "cores": format_cores(view.free_millicores),
+                    "memory": view.free_memory,
+                },
+                "services": view.service_count,
+            }
+            for view in views
+        ]
+    }
+
+
+def scheduler_result(scheduler: Scheduler, placement: str) -> dict[str, Any]:
+    """The result of ``scheduler``: policy, queue in policy order, last round."""
+    snapshot = scheduler.snapshot()
+    queued = [v for v in snapshot.executions if not v.essential_running]
+    policy: Any = scheduler.policy
+    ordering = getattr(policy, "ordering", None)
+    if ordering is not None:
+        queued = ordering.sort(queued, snapshot.time, policy.estimates)
+    else:
+        queued.sort(key=lambda v: (v.submit_time, v.seq))
+    last = scheduler.last_round_time
+    return {
+        "policy": policy.name,
+        "placement": placement,
+        "queue_length": len(queued),
+        "queue": [v.seq for v in queued],
+        "running": sum(1 for v in snapshot.executions if v.essential_running),
+        "rounds": scheduler.rounds,
+        "last_round_time": None
+        if last is None
+        else iso(datetime.fromtimestamp(last, UTC)),
+        "last_round_duration": scheduler.last_round_duration,
+    }
