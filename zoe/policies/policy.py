@@ -3,7 +3,10 @@
 A :class:`SchedulingPolicy` is an ordering, an allocation mode and a placement
 rule. Each round it decides the admission of new executions (their placement is
 tried on the empty cluster: all services under ``rigid``, the essential ones
-otherwise; an execution that fails can never run and is rejected with a reason),
+otherwise, with the policy's placement rule, or first-fit when that rule is
+``random`` so that admission never depends on a draw; an execution that fails can
+never run and is rejected with a reason; the answer is remembered per ZApp shape
+for as long as the nodes stay the same),
 sorts the queue, and lets the mode place services on a tentative copy of the
 free capacity. It reads nothing but the snapshot and its own options: its random
 generator is seeded from its seed and the snapshot time, so the same snapshot and
@@ -16,8 +19,9 @@ from collections.abc import Iterable
 from random import Random
 from typing import Protocol
 
+from zoe.core.cluster import Node
 from zoe.core.resources import format_memory
-from zoe.core.snapshot import ExecutionView, Plan, Rejection, Snapshot
+from zoe.core.snapshot import ExecutionView, GroupDemand, Plan, Rejection, Snapshot
 from zoe.policies.modes.backfill import Backfill
 from zoe.policies.modes.common import Pending, RoundContext
 from zoe.policies.modes.elastic import Elastic
@@ -25,8 +29,11 @@ from zoe.policies.modes.flexible import Flexible
 from zoe.policies.modes.rigid import Rigid
 from zoe.policies.orderings import Estimates, Ordering
 from zoe.policies.placements import PlacementRule
+from zoe.policies.placements.first_fit import FirstFit
 from zoe.policies.preemption import Preemptor
 from zoe.policies.workstate import WorkState
+
+_NO_DRAWS = Random(0)  # handed to rules that never draw
 
 
 class _Mode(Protocol):
@@ -60,6 +67,9 @@ class SchedulingPolicy:
         self.seed = seed
         self.estimates = Estimates(estimate_error, seed)
         self.max_reservations = max_reservations
+        # admission is decided once per shape of ZApp on a given set of nodes
+        self._admissions: dict[tuple[GroupDemand, ...], str | None] = {}
+        self._admission_nodes: tuple[Node, ...] = ()
         middle = "-preempt" if preempt else ""
         self.name = f"{mode}{middle}-{ordering.name}"
 
@@ -68,7 +78,12 @@ class SchedulingPolicy:
 
     def plan(self, snapshot: Snapshot) -> Plan:
         """Decide one round: admissions, starts, and preemptions."""
-        rng = Random(f"{self.seed}/{snapshot.time!r}")
+        # only the `random` rule draws; seeding costs a hash, so the others skip it
+        rng = (
+            Random(f"{self.seed}/{snapshot.time!r}")
+            if self.placement.name == "random"
+            else _NO_DRAWS
+        )
         state = WorkState(snapshot.nodes)
         admitted, rejections = self._admit(snapshot, state, rng)
         if self.estimates.sigma:
@@ -108,16 +123,26 @@ class SchedulingPolicy:
     ) -> tuple[list[ExecutionView], list[Rejection]]:
         admitted = [view for view in snapshot.executions if view.admitted]
         rejections: list[Rejection] = []
-        empty: RoundContext | None = None
         new = [view for view in snapshot.executions if not view.admitted]
-        # submission order, not the snapshot's: with `random` placement each trial
-        # draws from the round's generator, and the executions may come in any order
+        if not new:
+            return admitted, rejections
+        nodes = tuple(view.node for view in snapshot.nodes)
+        if nodes != self._admission_nodes:
+            self._admissions.clear()
+            self._admission_nodes = nodes
+        empty: RoundContext | None = None
         for view in sorted(new, key=lambda v: (v.seq, v.id)):
-            if empty is None:
-                empty = RoundContext(
-                    WorkState(snapshot.nodes, empty=True), self.placement, rng
-                )
-            reason = self._admission(view, empty)
+            if view.groups in self._admissions:
+                reason = self._admissions[view.groups]
+            else:
+                if empty is None:
+                    rule = self.placement
+                    if rule.name == "random":
+                        rule = FirstFit()
+                    empty = RoundContext(
+                        WorkState(snapshot.nodes, empty=True), rule, rng
+                    )
+                reason = self._admissions[view.groups] = self._admission(view, empty)
             if reason is None:
                 admitted.append(view)
             else:

@@ -83,6 +83,16 @@ class RoundContext:
         self, groups: tuple[GroupDemand, ...], services: list[tuple[int, int]]
     ) -> list[Placed] | None:
         """Place every service listed or none; the placements, or None."""
+        state = self.state
+        need_millicores = need_memory = 0
+        for g, _ in services:
+            need_millicores += groups[g].millicores
+            need_memory += groups[g].memory
+        if (
+            need_millicores > state.total_free_millicores
+            or need_memory > state.total_free_memory
+        ):
+            return None  # cannot fit in the total: spare the placing and undoing
         placed: list[Placed] = []
         for g, index in services:
             node = self.place_one(groups[g])
