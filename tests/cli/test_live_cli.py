@@ -2,40 +2,29 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from master_harness import (
+    RunningMaster,
+    free_port,
+    master_config,
+    master_thread,
+    wait_final,
+    zapp,
+)
 from typer.testing import CliRunner
 
-LIVE_TESTS = Path(__file__).resolve().parents[1] / "live"
-sys.path.insert(0, str(LIVE_TESTS))
+from zoe.cli.main import app
+from zoe.live.client import MasterClient
 
-from master_harness import RunningMaster, master_config, master_thread, zapp  # noqa: E402
-
-from zoe.cli.main import app  # noqa: E402
-
-
-def _live_fixtures() -> ModuleType:
-    # the PostgreSQL fixtures live in tests/live/conftest.py, out of reach of
-    # tests/cli: load that file under another name and use its fixtures here
-    spec = importlib.util.spec_from_file_location(
-        "live_conftest", LIVE_TESTS / "conftest.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_LIVE = _live_fixtures()
-postgres_dsn = _LIVE.postgres_dsn
-deployment = _LIVE.deployment
 runner = CliRunner()
 
 
@@ -148,3 +137,31 @@ def test_flags_win_over_the_environment_which_wins_over_the_file(
         "spread",
         2.0,
     )
+
+
+@pytest.mark.integration
+def test_up_serves_with_embedded_postgres_and_stops_cleanly(tmp_path: Path) -> None:
+    # `zoe up` as a user runs it: its own PostgreSQL in the data folder, the
+    # simulated backend, and a master a client can use; SIGTERM stops all of it.
+    data_dir = Path(tempfile.mkdtemp(prefix="zoe-up-"))
+    data_dir.chmod(0o711)  # PostgreSQL runs as another user and must get in
+    address = f"tcp://127.0.0.1:{free_port()}"
+    log = tmp_path / "up.log"
+    command = [
+        sys.executable, "-c", "from zoe.cli.main import main; main()", "up",
+        "--data-dir", str(data_dir), "--listen", address, "--speed", "0.001",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=out)
+    try:
+        with MasterClient(address, timeout_ms=2000, retries=15) as client:
+            reply = client.submit("up-test", zapp(size=5.0), "dave")
+            record = wait_final(client, reply["execution_id"], timeout=30)
+        assert record["status"] == "finished", log.read_text()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(30)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    text = log.read_text()
+    assert code == 0, text
+    assert "embedded postgres: stopped" in text

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 from master_harness import (
     FINAL,
+    free_port,
     master_config,
     master_thread,
     wait_final,
@@ -36,13 +36,6 @@ pytestmark = pytest.mark.integration
 
 BURST = 50
 KILL_AFTER = 20
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def start_master_process(config_file: Path, log_file: Path) -> subprocess.Popen[bytes]:

