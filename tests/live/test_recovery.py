@@ -22,6 +22,7 @@ from master_harness import (
     zapp,
 )
 
+from zoe.core.execution import ServiceStatus
 from zoe.live.backends import ExecutionInfo, ServiceLaunch, service_labels
 from zoe.live.backends.simulated import (
     STATE_FILE_NAME,
@@ -112,8 +113,13 @@ def test_a_master_killed_mid_burst_loses_nothing_and_starts_nothing_twice(
 
         process = start_master_process(config_file, log_file)
         acked_after: dict[int, int] = {}
-        with MasterClient(address, timeout_ms=3000, retries=3) as client:
+        with MasterClient(address, timeout_ms=3000, retries=10) as client:
+            try:
+                client.ping()  # a busy machine may take seconds to start the master
+            except MasterUnavailable:
+                raise AssertionError(log_file.read_text()) from None
             submit_all(client, list(range(BURST)), acked_after, threading.Event())
+            assert len(acked_after) == BURST, log_file.read_text()
             records = [
                 wait_final_or_running(client, acked_after[i]) for i in range(BURST)
             ]
@@ -251,3 +257,27 @@ def test_running_services_are_adopted_and_unknown_containers_removed(
     assert record["services"][0]["container_id"] == container
     assert held == [container]
     assert stray not in held
+
+
+def test_an_essential_exit_recorded_just_before_a_crash_ends_its_execution(
+    postgres_dsn: str, deployment: str, repo: Repository, tmp_path: Path
+) -> None:
+    # The master records a service's exit, then ends its execution: two steps. A
+    # master killed between them leaves a "running" execution whose essential
+    # service has exited; the next master must finish it, not start it again.
+    config = master_config(postgres_dsn, deployment, tmp_path, persist_backend=True)
+    lab = zapp("lab", kind="interactive", size=None)
+    with master_thread(config) as running, running.client() as client:
+        execution_id = client.submit("lab", lab, user="a")["execution_id"]
+        wait_for(lambda: client.get(execution_id)["status"] == "running")
+    (service,) = repo.services_of(execution_id)
+    repo.set_service_status(
+        service.id, ServiceStatus.RUNNING, ServiceStatus.EXITED, "backend", "done", 0
+    )
+
+    with master_thread(config) as running, running.client() as client:
+        record = wait_final(client, execution_id)
+
+    assert record["status"] == "finished"
+    assert record["reason"] == "service s-0: exited"
+    assert record["services"][0]["status"] == "exited"

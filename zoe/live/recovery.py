@@ -17,7 +17,10 @@ labels (deployment, execution, service id):
   replaced by a later round;
 - an execution found ``cleaning up`` is cleaned up again and ends ``error`` if
   one of its essential services failed, ``finished`` if one exited, else
-  ``terminated`` (a user's termination is the only other way in).
+  ``terminated`` (a user's termination is the only other way in);
+- an execution still alive with an essential service that exited or failed (the
+  master stopped between recording the exit and ending the execution) is
+  cleaned up and ends ``finished`` or ``error`` in the same way.
 
 Nothing is started twice: a service whose row says ``starting`` or ``running``
 is never started again, only adopted or handled as exited.
@@ -84,6 +87,7 @@ def recover(scheduler: Scheduler) -> RecoveryReport:
         if e.status is ExecutionStatus.CLEANING_UP
     }
 
+    _end_after_essential_exits(scheduler)
     adopted, removed, events = _match_containers(scheduler, backend.list_services())
     lost, recreated = _missing_containers(scheduler, adopted, events)
     for event in events:
@@ -100,6 +104,26 @@ def recover(scheduler: Scheduler) -> RecoveryReport:
         *(report.executions, len(adopted), removed, lost, recreated),
     )
     return report
+
+
+def _end_after_essential_exits(scheduler: Scheduler) -> None:
+    """End the executions whose essential service ended before the master could.
+
+    The exit of a service and the move of its execution to ``cleaning up`` are
+    two steps; a master stopped between them leaves an execution that still
+    looks alive with an essential service that exited or failed.
+    """
+    ended = (ServiceStatus.EXITED, ServiceStatus.FAILED)
+    for execution in scheduler.executions.values():
+        if execution.id in scheduler.ending:
+            continue
+        for service in execution.services.values():
+            if service.essential and service.status in ended:
+                ok = service.status is ServiceStatus.EXITED
+                final = ExecutionStatus.FINISHED if ok else ExecutionStatus.ERROR
+                reason = f"service {service.name}: {service.status.value}"
+                scheduler.begin_cleanup(execution, final, reason)
+                break
 
 
 def final_status_of(execution: LiveExecution) -> ExecutionStatus:
