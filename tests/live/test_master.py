@@ -15,6 +15,9 @@ from master_harness import (
     zapp,
 )
 
+from zoe.core.cluster import Node, parse_cluster
+from zoe.core.resources import Resources
+from zoe.live.backends.simulated import SimulatedBackend
 from zoe.live.db import Repository
 from zoe.live.protocol_errors import ConflictError, InvalidZAppError, NotFoundError
 
@@ -175,3 +178,28 @@ def test_terminating_a_running_execution_and_rejecting_one_that_never_fits(
     assert records[0]["services"][0]["status"] == "removed"
     assert records[1]["status"] == "rejected"
     assert records[1]["start_time"] is None
+
+
+def test_a_node_that_joins_is_used_by_the_next_round(
+    postgres_dsn: str, deployment: str, repo: Repository, tmp_path: Path
+) -> None:
+    # One node of 4 cores holds one 3-core interactive execution; the second
+    # waits in the queue until a node joins, then starts there without any other
+    # event (no submission, no exit): the master notices the change by itself.
+    config = master_config(postgres_dsn, deployment, tmp_path, cluster="1x4c8g")
+    backend = SimulatedBackend(
+        parse_cluster("1x4c8g"), deployment=deployment, speed=config.speed
+    )
+    lab = zapp("lab", [group("s", cores=3)], kind="interactive", size=None)
+    with master_thread(config, backend) as running, running.client() as client:
+        first = client.submit("first", lab, user="alice")["execution_id"]
+        second = client.submit("second", lab, user="alice")["execution_id"]
+        wait_for(lambda: client.get(first)["status"] == "running")
+        assert client.get(second)["status"] == "queued"
+
+        backend.add_node(Node("node-1", Resources(4000, 8 * 1024**3)))
+        wait_for(lambda: client.get(second)["status"] == "running")
+        record = client.get(second)
+
+    assert record["services"][0]["node"] == "node-1"
+    assert [n.node.name for n in repo.list_nodes()] == ["node-0", "node-1"]

@@ -59,6 +59,16 @@ class Cluster:
         self.service_counts = [0] * len(nodes)
         self._allocations: dict[ServiceRef, tuple[int, Resources]] = {}
 
+    def add_node(self, node: Node) -> None:
+        """Add ``node``, empty, after the others; a name already used is refused."""
+        if node.name in self.index:
+            raise InvalidCluster(f"node {node.name!r} is already in the cluster")
+        self.index[node.name] = len(self.nodes)
+        self.nodes = (*self.nodes, node)
+        self.free_millicores.append(node.capacity.millicores)
+        self.free_memory.append(node.capacity.memory)
+        self.service_counts.append(0)
+
     def free(self, node: str) -> Resources:
         """The free capacity of ``node``."""
         i = self._node_index(node)

@@ -203,6 +203,7 @@ class Master:
         if time.monotonic() >= self._next_tick:
             self._next_tick = time.monotonic() + self.config.tick_duration
             self._pick_up()
+            self._refresh_nodes()
             scheduler.wanted = True
         if scheduler.wanted:
             scheduler.run_round()
@@ -232,6 +233,21 @@ class Master:
         self.healthy = False
         self._retry_time = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, MAX_BACKOFF_DURATION)
+
+    def _refresh_nodes(self) -> None:
+        """Take a change of the backend's nodes into the state and the next round."""
+        nodes = self.backend.nodes()
+        if nodes == self.scheduler.nodes:
+            return
+        self.repo.upsert_nodes(nodes)
+        before = {node.name for node in self.scheduler.nodes}
+        self.scheduler.nodes = nodes
+        self.scheduler.wanted = True
+        log.info(
+            "master: nodes changed: %d now, new: %s",
+            len(nodes),
+            ", ".join(n.name for n in nodes if n.name not in before) or "none",
+        )
 
     def _pick_up(self) -> None:
         """Take submissions written to the database by others (an API process)."""

@@ -172,6 +172,14 @@ class SimulatedBackend:
         """The simulated nodes, in cluster order."""
         return list(self._nodes)
 
+    def add_node(self, node: Node) -> None:
+        """A node joins the simulated cluster (after the others, empty)."""
+        with self._lock:
+            self._cluster.add_node(node)
+            self._nodes.append(node)
+            self._dirty = True
+            self._save()
+
     def create(self, launch: ServiceLaunch) -> str:
         """Reserve the launch's resources on its node; the container is created."""
         with self._lock:
