@@ -121,12 +121,16 @@ def finish(
 def draw_and_report(out_dir: Path, table: pd.DataFrame, name: str, intro: str) -> Path:
     """Redraw every figure and rewrite both reports from ``table``; the HTML path."""
     from zoe.experiments.plots import draw_figures
-    from zoe.experiments.report import summary_table, write_report
+    from zoe.experiments.report import paired_table, summary_table, write_report
 
     figures = draw_figures(out_dir, table)
-    summary = summary_table(table)
     return write_report(
-        out_dir, summary, figures, title=f"Experiment {name}", intro=intro
+        out_dir,
+        summary_table(table),
+        figures,
+        title=f"Experiment {name}",
+        intro=intro,
+        paired=paired_table(table),
     )
 
 
