@@ -24,14 +24,11 @@ from master_harness import (
 
 from zoe.core.execution import ServiceStatus
 from zoe.live.backends import ExecutionInfo, ServiceLaunch, service_labels
-from zoe.live.backends.simulated import (
-    STATE_FILE_NAME,
-    SimulatedBackend,
-    nodes_from_text,
-)
+from zoe.live.backends.simulated import STATE_FILE_NAME, SimulatedBackend
 from zoe.live.client import MasterClient
 from zoe.live.db import EmbeddedPostgres, Repository
 from zoe.live.protocol_errors import MasterUnavailable, UnavailableError
+from zoe.sim.clusters import load_nodes
 
 pytestmark = pytest.mark.integration
 
@@ -226,7 +223,7 @@ def test_running_services_are_adopted_and_unknown_containers_removed(
         container = client.get(execution_id)["services"][0]["container_id"]
 
     backend = SimulatedBackend(
-        nodes_from_text(config.cluster),
+        load_nodes(config.cluster),
         deployment=deployment,
         speed=config.speed,
         state_file=tmp_path / STATE_FILE_NAME,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -83,21 +82,9 @@ def load_cluster(text: str) -> list[Node]:
 
     Raises :class:`~zoe.core.errors.InvalidCluster` saying what to fix.
     """
-    from zoe.core.cluster import nodes_from_document, parse_cluster
-    from zoe.core.errors import InvalidCluster
+    from zoe.sim.clusters import load_nodes
 
-    path = Path(text)
-    if not path.is_file():
-        if text.endswith(".json"):
-            raise InvalidCluster(f"cluster file {text}: no such file")
-        return parse_cluster(text)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidCluster(
-            f"cluster file {text}: cannot read it as JSON: {exc}"
-        ) from None
-    return nodes_from_document(document, text)
+    return load_nodes(text)
 
 
 class _ProgressDisplay:

@@ -131,21 +131,9 @@ def _pairs(values: Iterable[str] | None, flag: str) -> dict[str, str]:
 
 
 def _nodes(cluster: str) -> list[Node]:
-    import json
+    from zoe.sim.clusters import load_nodes
 
-    from zoe.core.cluster import nodes_from_document, parse_cluster
-    from zoe.core.errors import InvalidCluster
-
-    path = Path(cluster)
-    if not path.is_file():
-        return parse_cluster(cluster)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InvalidCluster(
-            f"{cluster}: cannot read a JSON cluster file: {exc}"
-        ) from None
-    return nodes_from_document(document, cluster)
+    return load_nodes(cluster)
 
 
 def _write(entries: Iterator[TraceEntry], out: Path) -> int:

@@ -201,6 +201,6 @@ def check_config(config: MasterConfig) -> None:
     schema_name(config.deployment)
     check_bindable(config.listen, config.allow_remote)
     if config.backend == "simulated":
-        from zoe.live.backends.simulated import nodes_from_text
+        from zoe.sim.clusters import load_nodes
 
-        nodes_from_text(config.cluster)
+        load_nodes(config.cluster)

@@ -37,14 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 import simpy.rt
 
-from zoe.core.cluster import (
-    Cluster,
-    Node,
-    ServiceRef,
-    nodes_from_document,
-    parse_cluster,
-)
-from zoe.core.errors import BackendError, CapacityError, InvalidCluster, NotFound
+from zoe.core.cluster import Cluster, Node, ServiceRef
+from zoe.core.errors import BackendError, CapacityError, NotFound
 from zoe.core.resources import Resources
 from zoe.live.backends import (
     BackendService,
@@ -54,6 +48,7 @@ from zoe.live.backends import (
     ServiceLaunch,
     ServiceState,
 )
+from zoe.sim.clusters import load_nodes
 from zoe.sim.runtime import make_runtime_model
 
 if TYPE_CHECKING:
@@ -61,22 +56,6 @@ if TYPE_CHECKING:
     from zoe.sim.runtime import RuntimeModel
 
 STATE_FILE_NAME = "simulated-backend.json"
-
-
-def nodes_from_text(text: str) -> list[Node]:
-    """Nodes from ``NxCcMg`` or from the JSON file at path ``text``."""
-    path = Path(text)
-    if not path.is_file():
-        if text.endswith(".json"):
-            raise InvalidCluster(f"cluster file {text}: no such file")
-        return parse_cluster(text)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidCluster(
-            f"cluster file {text}: cannot read it as JSON: {exc}"
-        ) from None
-    return nodes_from_document(document, text)
 
 
 class _Container:
@@ -159,7 +138,7 @@ class SimulatedBackend:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             state_file = settings.data_dir / STATE_FILE_NAME
         return cls(
-            nodes_from_text(settings.cluster),
+            load_nodes(settings.cluster),
             deployment=settings.deployment,
             speed=settings.speed,
             runtime_model=settings.runtime_model,
