@@ -150,12 +150,12 @@ def test_hrrn_2d() -> None:
     assert order("hrrn", views, 100) == ["b", "a"]
 
 
-# dynsize: key = size / (1 + waiting / 3600). B (size 4000) waits since 0; a
+# dynsize: key = size x 2 ** (-waiting / 3600). B (size 4000) waits since 0; a
 # newcomer S (size 1000) arrives at T: at T its key is 1000 and B's is
-# 4000 / (1 + T / 3600), equal at T = 3 x 3600 = 10800 (tie: B, submitted first).
+# 4000 x 2 ** (-T / 3600), equal at T = 2 x 3600 = 7200 (tie: B, submitted first).
 @pytest.mark.parametrize(
     ("arrival", "first"),
-    [(0.0, "S"), (10799.0, "S"), (10800.0, "B"), (10801.0, "B"), (20000.0, "B")],
+    [(0.0, "S"), (7199.0, "S"), (7200.0, "B"), (7201.0, "B"), (20000.0, "B")],
 )
 def test_dynsize_old_big_execution_passes_newcomers_after_enough_waiting(
     arrival: float, first: str
@@ -168,18 +168,16 @@ def test_dynsize_old_big_execution_passes_newcomers_after_enough_waiting(
     assert first_started("rigid-dynsize", views, arrival) == first
 
 
-@pytest.mark.parametrize(("time", "first"), [(15599.0, "B"), (15601.0, "S")])
-def test_dynsize_waiting_newcomer_passes_again_later(time: float, first: str) -> None:
-    # S arrives at 14400 (4 h), when B's key is 4000 / 5 = 800 < 1000. Both then
-    # wait: with x = t / 3600, B = 4000 / (1 + x) and S = 1000 / (1 + x - 4);
-    # equal when 4000 (x - 3) = 1000 (1 + x), x = 13 / 3, t = 15600. After that
-    # S is first again (the rule divides by 1 + waiting / 3600, so the edge an
-    # older execution gains shrinks as both wait).
+@pytest.mark.parametrize("time", [14400.0, 15600.0, 100000.0])
+def test_dynsize_order_of_two_waiting_executions_never_changes(time: float) -> None:
+    # S arrives at 14400 (4 h), when B's key is 4000 / 16 = 250 < 1000. From then
+    # on B = 4000 x 2 ** (-t / 3600) and S = 1000 x 2 ** (4 - t / 3600) = 16000 x
+    # 2 ** (-t / 3600): both shrink alike and B stays first for ever.
     views = [
         execution("B", 0, ONE, submit=0.0, size=4000.0),
         execution("S", 1, ONE, submit=14400.0, size=1000.0),
     ]
-    assert order("dynsize", views, time)[0] == first
+    assert order("dynsize", views, time) == ["B", "S"]
 
 
 def test_dynsize_2d_uses_the_2d_size() -> None:

@@ -7,9 +7,12 @@ submission order (``seq``), so the order is total and deterministic.
 ``fifo``     submit time, then submission order.
 ``size``     the ZApp's size hint ``size`` (seconds at full allocation); executions
              without one come last.
-``dynsize``  the size hint divided by ``1 + waiting / 3600 s``: an execution's size
-             halves after one hour in the queue, so a big execution eventually passes
-             any newcomer and nothing starves.
+``dynsize``  the size hint times ``2 ** (-waiting / 3600 s)``: an execution's size
+             halves with every hour in the queue. The order of two waiting
+             executions never changes once both are queued (both shrink alike), and
+             one of size ``b`` is passed only by executions of size ``s`` submitted
+             less than ``3600 s * log2(b / s)`` after it: finitely many, so
+             nothing starves.
 ``psjf``     the estimated duration at full allocation (shortest first).
 ``srpt``     the estimated remaining work at full allocation (shortest first).
 ``hrrn``     highest response ratio first: ``1 + waiting / S`` with ``S`` the
@@ -130,7 +133,7 @@ def _dynsize(dimensions: int) -> Callable[[float, Estimates], Key]:
 
         def key(view: ExecutionView) -> float:
             waiting = max(0.0, time - view.submit_time)
-            return static(view) / (1.0 + waiting / DYNSIZE_HALVING_SECONDS)
+            return static(view) * 2.0 ** (-waiting / DYNSIZE_HALVING_SECONDS)
 
         return key
 
@@ -167,7 +170,7 @@ def _hrrn(dimensions: int) -> Callable[[float, Estimates], Key]:
 ORDERING_HELP = {
     "fifo": "first in, first out: submit time, then submission order",
     "size": "smallest ZApp size hint first",
-    "dynsize": "size hint shrinking with waiting time (halves per hour waited)",
+    "dynsize": "size hint halving with every hour waited, so nothing starves",
     "psjf": "shortest estimated duration first",
     "srpt": "shortest estimated remaining work first",
     "hrrn": "highest response ratio (1 + waiting / size) first",
