@@ -133,7 +133,7 @@ def _dynsize(dimensions: int) -> Callable[[float, Estimates], Key]:
 
         def key(view: ExecutionView) -> float:
             waiting = max(0.0, time - view.submit_time)
-            return static(view) * 2.0 ** (-waiting / DYNSIZE_HALVING_SECONDS)
+            return static(view) * math.exp2(-waiting / DYNSIZE_HALVING_SECONDS)
 
         return key
 

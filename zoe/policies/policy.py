@@ -84,12 +84,15 @@ class SchedulingPolicy:
             if self.placement.name == "random"
             else _NO_DRAWS
         )
-        state = WorkState(snapshot.nodes)
-        admitted, rejections = self._admit(snapshot, state, rng)
+        admitted, rejections = self._admit(snapshot, rng)
         if self.estimates.sigma:
             self.estimates.forget_except({view.id for view in admitted})
 
-        ranked = admitted if self.preempt else [v for v in admitted if v.in_queue]
+        waiting = [v for v in admitted if v.in_queue]
+        if not waiting:
+            return Plan(rejections=tuple(rejections))
+        state = WorkState(snapshot.nodes)
+        ranked = admitted if self.preempt else waiting
         order = self.ordering.sort(ranked, snapshot.time, self.estimates)
         # lazy: a round often ends long before the end of a long queue
         queue = (Pending.of(view) for view in order if view.in_queue)
@@ -119,7 +122,7 @@ class SchedulingPolicy:
         )
 
     def _admit(
-        self, snapshot: Snapshot, state: WorkState, rng: Random
+        self, snapshot: Snapshot, rng: Random
     ) -> tuple[list[ExecutionView], list[Rejection]]:
         admitted = [view for view in snapshot.executions if view.admitted]
         rejections: list[Rejection] = []
