@@ -13,9 +13,14 @@ from zoe.core.snapshot import Plan, Snapshot
 
 
 class Policy(Protocol):
-    """Turns a snapshot into a plan. ``name`` is its registry name."""
+    """Turns a snapshot into a plan. ``name`` is its registry name.
+
+    ``reads_remaining`` is False when the policy never reads the executions'
+    ``remaining`` work, so that a shell may leave it out (None) of the views.
+    """
 
     name: str
+    reads_remaining: bool
 
     def plan(self, snapshot: Snapshot) -> Plan:
         """Decide one scheduling round; never mutate ``snapshot``."""

@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from random import Random
 from typing import Protocol
 
-from zoe.core.cluster import Node
 from zoe.core.resources import format_memory
 from zoe.core.snapshot import ExecutionView, GroupDemand, Plan, Rejection, Snapshot
 from zoe.policies.modes.backfill import Backfill
@@ -31,7 +30,7 @@ from zoe.policies.orderings import Estimates, Ordering
 from zoe.policies.placements import PlacementRule
 from zoe.policies.placements.first_fit import FirstFit
 from zoe.policies.preemption import Preemptor
-from zoe.policies.workstate import WorkState
+from zoe.policies.workstate import Layout, WorkState
 
 _NO_DRAWS = Random(0)  # handed to rules that never draw
 
@@ -67,11 +66,14 @@ class SchedulingPolicy:
         self.seed = seed
         self.estimates = Estimates(estimate_error, seed)
         self.max_reservations = max_reservations
-        # admission is decided once per shape of ZApp on a given set of nodes
+        # what depends on the nodes alone is kept while they stay the same: their
+        # layout, and admission, decided once per shape of ZApp
+        self._layout = Layout(())
         self._admissions: dict[tuple[GroupDemand, ...], str | None] = {}
-        self._admission_nodes: tuple[Node, ...] = ()
         middle = "-preempt" if preempt else ""
         self.name = f"{mode}{middle}-{ordering.name}"
+        # srpt sorts by it and backfill projects releases from it
+        self.reads_remaining = mode == "backfill" or ordering.name.startswith("srpt")
 
     def __repr__(self) -> str:
         return f"<policy {self.name} placement={self.placement.name} seed={self.seed}>"
@@ -84,15 +86,22 @@ class SchedulingPolicy:
             if self.placement.name == "random"
             else _NO_DRAWS
         )
-        admitted, rejections = self._admit(snapshot, rng)
-        if self.estimates.sigma:
-            self.estimates.forget_except({view.id for view in admitted})
-
-        waiting = [v for v in admitted if v.in_queue]
+        accepted, rejections = self._admit(snapshot, rng)
+        executions = snapshot.executions
+        waiting = [
+            v for v in executions if v.admitted and len(v.placements) < v.service_count
+        ]
+        waiting += accepted
         if not waiting:
             return Plan(rejections=tuple(rejections))
-        state = WorkState(snapshot.nodes)
-        ranked = admitted if self.preempt else waiting
+        if self.estimates.sigma:
+            self.estimates.forget_except({view.id for view in executions})
+        # preemption ranks the running executions too: their elastics are victims
+        ranked = waiting
+        if self.preempt:
+            ranked = [v for v in executions if v.admitted] + accepted
+
+        state = WorkState(snapshot.nodes, layout=self._layout_of(snapshot))
         order = self.ordering.sort(ranked, snapshot.time, self.estimates)
         # lazy: a round often ends long before the end of a long queue
         queue = (Pending.of(view) for view in order if view.in_queue)
@@ -103,10 +112,14 @@ class SchedulingPolicy:
     def _mode(
         self, snapshot: Snapshot, order: list[ExecutionView], state: WorkState
     ) -> _Mode:
-        node_index = {name: i for i, name in enumerate(state.names)}
-        preemptor = Preemptor(order, node_index) if self.preempt else None
         if self.mode == "rigid":
             return Rigid()
+        node_index = (
+            {name: i for i, name in enumerate(state.names)}
+            if self.preempt or self.mode == "backfill"
+            else {}
+        )
+        preemptor = Preemptor(order, node_index) if self.preempt else None
         if self.mode == "elastic":
             return Elastic(preemptor)
         if self.mode == "flexible":
@@ -124,15 +137,13 @@ class SchedulingPolicy:
     def _admit(
         self, snapshot: Snapshot, rng: Random
     ) -> tuple[list[ExecutionView], list[Rejection]]:
-        admitted = [view for view in snapshot.executions if view.admitted]
+        """Decide the admission of the new executions: those accepted, the rest."""
+        accepted: list[ExecutionView] = []
         rejections: list[Rejection] = []
         new = [view for view in snapshot.executions if not view.admitted]
         if not new:
-            return admitted, rejections
-        nodes = tuple(view.node for view in snapshot.nodes)
-        if nodes != self._admission_nodes:
-            self._admissions.clear()
-            self._admission_nodes = nodes
+            return accepted, rejections
+        layout = self._layout_of(snapshot)
         empty: RoundContext | None = None
         for view in sorted(new, key=lambda v: (v.seq, v.id)):
             if view.groups in self._admissions:
@@ -143,14 +154,21 @@ class SchedulingPolicy:
                     if rule.name == "random":
                         rule = FirstFit()
                     empty = RoundContext(
-                        WorkState(snapshot.nodes, empty=True), rule, rng
+                        WorkState(snapshot.nodes, empty=True, layout=layout), rule, rng
                     )
                 reason = self._admissions[view.groups] = self._admission(view, empty)
             if reason is None:
-                admitted.append(view)
+                accepted.append(view)
             else:
                 rejections.append(Rejection(view.id, reason))
-        return admitted, rejections
+        return accepted, rejections
+
+    def _layout_of(self, snapshot: Snapshot) -> Layout:
+        nodes = Layout.nodes_of(snapshot.nodes)
+        if nodes != self._layout.nodes:
+            self._layout = Layout(nodes)
+            self._admissions.clear()
+        return self._layout
 
     def _admission(self, view: ExecutionView, empty: RoundContext) -> str | None:
         """None when ``view`` can run on the empty cluster, else the reason why not."""

@@ -12,10 +12,46 @@ which matters because a state is built for every round.
 
 from __future__ import annotations
 
+from operator import attrgetter
+
+from zoe.core.cluster import Node
 from zoe.core.snapshot import NodeView
 
 BLOCK = 32
 """Nodes per block of the summary maxima."""
+
+_NODE_OF = attrgetter("node")
+_FREE_MILLICORES = attrgetter("free_millicores")
+_FREE_MEMORY = attrgetter("free_memory")
+_SERVICE_COUNT = attrgetter("service_count")
+
+
+class Layout:
+    """What a round's state takes from the nodes themselves: it does not change
+    while the nodes stay the same, so a policy builds it once for many rounds.
+    """
+
+    __slots__ = (
+        "candidates_cache",
+        "capacity_memory",
+        "capacity_millicores",
+        "labels",
+        "names",
+        "nodes",
+    )
+
+    def __init__(self, nodes: tuple[Node, ...]) -> None:
+        self.nodes = nodes
+        self.names = [node.name for node in nodes]
+        self.labels = [node.labels for node in nodes]
+        self.capacity_millicores = [node.capacity.millicores for node in nodes]
+        self.capacity_memory = [node.capacity.memory for node in nodes]
+        self.candidates_cache: dict[frozenset[str], Candidates] = {}
+
+    @staticmethod
+    def nodes_of(views: tuple[NodeView, ...]) -> tuple[Node, ...]:
+        """The nodes of a snapshot, to compare with :attr:`nodes`."""
+        return tuple(map(_NODE_OF, views))
 
 
 class WorkState:
@@ -43,22 +79,29 @@ class WorkState:
         "total_free_millicores",
     )
 
-    def __init__(self, nodes: tuple[NodeView, ...], empty: bool = False) -> None:
-        self.names = [view.node.name for view in nodes]
-        self.labels = [view.node.labels for view in nodes]
-        self.capacity_millicores = [view.node.capacity.millicores for view in nodes]
-        self.capacity_memory = [view.node.capacity.memory for view in nodes]
+    def __init__(
+        self,
+        nodes: tuple[NodeView, ...],
+        empty: bool = False,
+        layout: Layout | None = None,
+    ) -> None:
+        if layout is None:
+            layout = Layout(tuple(map(_NODE_OF, nodes)))
+        self.names = layout.names
+        self.labels = layout.labels
+        self.capacity_millicores = layout.capacity_millicores
+        self.capacity_memory = layout.capacity_memory
         if empty:
             self.free_millicores = list(self.capacity_millicores)
             self.free_memory = list(self.capacity_memory)
             self.counts = [0] * len(nodes)
         else:
-            self.free_millicores = [view.free_millicores for view in nodes]
-            self.free_memory = [view.free_memory for view in nodes]
-            self.counts = [view.service_count for view in nodes]
+            self.free_millicores = list(map(_FREE_MILLICORES, nodes))
+            self.free_memory = list(map(_FREE_MEMORY, nodes))
+            self.counts = list(map(_SERVICE_COUNT, nodes))
         self.total_free_millicores = sum(self.free_millicores)
         self.total_free_memory = sum(self.free_memory)
-        self._candidates: dict[frozenset[str], Candidates] = {}
+        self._candidates = layout.candidates_cache
         self._first_fit_from: dict[tuple[int, int], int] = {}
         self.mirror: WorkState | None = None
         self._build_blocks()

@@ -139,8 +139,12 @@ class _Run:
             return self.remaining
         return max(0.0, self.remaining - self.rate * (now - self.last_time))
 
-    def view(self, now: float) -> ExecutionView:
-        """The policy's view of this execution at ``now``."""
+    def view(self, now: float, with_remaining: bool = True) -> ExecutionView:
+        """The policy's view of this execution at ``now``.
+
+        Without ``with_remaining`` the view's ``remaining`` is None: for policies
+        that never read it, so that it need not be refreshed every round.
+        """
         return ExecutionView(
             self.id,
             self.seq,
@@ -151,7 +155,7 @@ class _Run:
             self.admitted,
             self.entry.zapp.size,
             self.duration,
-            self.remaining_at(now),
+            self.remaining_at(now) if with_remaining else None,
         )
 
     def _sized(self) -> Iterator[tuple[Resources, GroupDemand]]:
@@ -201,6 +205,9 @@ class Engine:
         self.env = simpy.Environment()
         self.cluster = Cluster(nodes)
         self.policy = policy
+        # refreshing every running execution's remaining work each round is the
+        # engine's largest cost; skip it for policies that never read it
+        self._track_remaining: bool = getattr(policy, "reads_remaining", True)
         self.model = runtime_model
         self.think_time = think_time
         self.timeline = Timeline(timeline_step)
@@ -368,15 +375,17 @@ class Engine:
             )
         self._dirty_nodes.clear()
 
-        views = self._views
+        views, tracked = self._views, self._track_remaining
         for run in self._stale:
-            views[run.id] = run.view(now)
+            views[run.id] = run.view(now, tracked)
             run.view_time = now
         self._stale.clear()
-        for run in self._progressing:
-            if run.view_time != now:
-                views[run.id] = with_remaining(views[run.id], run.remaining_at(now))
-                run.view_time = now
+        if tracked:
+            for run in self._progressing:
+                if run.view_time != now:
+                    remaining = run.remaining_at(now)
+                    views[run.id] = with_remaining(views[run.id], remaining)
+                    run.view_time = now
         return Snapshot(now, tuple(self._node_views), tuple(views.values()))
 
     # -- applying plans ----------------------------------------------------------
