@@ -153,5 +153,7 @@ def test_backends_are_looked_up_by_name(tmp_path: Path) -> None:
     built = make_backend("simulated", settings)
     assert [n.name for n in built.nodes()] == ["node-0", "node-1", "node-2"]
     assert "simulated" in BACKENDS
-    with pytest.raises(Exception, match="unknown backend 'docker'; valid backends: "):
-        make_backend("docker", settings)
+    with pytest.raises(
+        Exception, match="unknown backend 'kubernetes'; valid backends: "
+    ):
+        make_backend("kubernetes", settings)

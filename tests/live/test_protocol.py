@@ -148,6 +148,7 @@ def test_an_unknown_op_lists_the_valid_ones_and_echoes_the_id():
         "cluster",
         "scheduler",
         "ping",
+        "logs",
     ]
 
 

@@ -149,6 +149,17 @@ class MasterClient:
         """The record of one execution, with its services."""
         return self.call(Op.GET, {"execution_id": execution_id})
 
+    def logs(
+        self, execution_id: int, *, service: str | None = None, tail: int | None = None
+    ) -> dict[str, Any]:
+        """Container output: ``{"execution_id", "services": [{"name", "logs"}]}``."""
+        args: dict[str, Any] = {"execution_id": execution_id}
+        if service is not None:
+            args["service"] = service
+        if tail is not None:
+            args["tail"] = tail
+        return self.call(Op.LOGS, args)
+
     def list_executions(
         self,
         *,

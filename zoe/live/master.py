@@ -30,7 +30,7 @@ from zoe.core.errors import BackendError, InvalidInput
 from zoe.core.execution import ExecutionStatus
 from zoe.core.zapp_import import load_zapp
 from zoe.live.errors import DatabaseUnavailable
-from zoe.live.protocol import ListArgs, Op, Request
+from zoe.live.protocol import ListArgs, LogsArgs, Op, Request
 from zoe.live.protocol_errors import BadRequestError, ConflictError, UnavailableError
 from zoe.live.recovery import recover
 from zoe.live.replies import (
@@ -98,6 +98,7 @@ class Master:
             Op.LIST: self._list,
             Op.CLUSTER: self._cluster,
             Op.SCHEDULER: self._scheduler,
+            Op.LOGS: self._logs,
         }
 
     @classmethod
@@ -204,6 +205,7 @@ class Master:
             self._next_tick = time.monotonic() + self.config.tick_duration
             self._pick_up()
             self._refresh_nodes()
+            self._refresh_availability()
             scheduler.wanted = True
         if scheduler.wanted:
             scheduler.run_round()
@@ -248,6 +250,26 @@ class Master:
             len(nodes),
             ", ".join(n.name for n in nodes if n.name not in before) or "none",
         )
+
+    def _refresh_availability(self) -> None:
+        """Take the hosts a backend reports unavailable out of the snapshot."""
+        probe = getattr(self.backend, "unavailable_nodes", None)
+        if probe is None:
+            return
+        down: set[str] = set(probe())
+        changed = down ^ self.scheduler.unavailable
+        for name in sorted(changed):
+            available = name not in down
+            why = (
+                "its host answers again" if available else "its host stopped answering"
+            )
+            self.repo.set_node_available(name, available, "backend", why)
+            log.warning(
+                "master: node %s %s", name, "available" if available else "unavailable"
+            )
+        self.scheduler.unavailable = down
+        if changed:
+            self.scheduler.wanted = True
 
     def _pick_up(self) -> None:
         """Take submissions written to the database by others (an API process)."""
@@ -395,6 +417,33 @@ class Master:
             "executions": [execution_summary(r) for r in records],
             "next": None if more is None else str(more),
         }
+
+    def _logs(self, request: Request) -> Mapping[str, Any]:
+        """The output of the execution's containers that the backend still has."""
+        args: LogsArgs = request.args  # type: ignore[assignment]
+        read = getattr(self.backend, "logs", None)
+        if read is None:
+            raise ConflictError(
+                f"the {self.backend.name} backend keeps no container output",
+                {"backend": self.backend.name},
+            )
+
+        def work(tx: Transaction) -> Any:
+            tx.get_execution(args.execution_id)  # NotFound for an unknown id
+            return tx.services_of([args.execution_id]).get(args.execution_id, [])
+
+        services = self.repo.transaction(work)
+        found = []
+        for service in services:
+            if args.service not in (None, service.name) or not service.backend_id:
+                continue
+            missing: str | None = None
+            try:
+                text = read(service.backend_id, args.tail)
+            except BackendError as exc:
+                text, missing = "", str(exc)
+            found.append({"name": service.name, "logs": text, "missing": missing})
+        return {"execution_id": args.execution_id, "services": found}
 
     def _cluster(self, request: Request) -> Mapping[str, Any]:
         return cluster_result(self.scheduler, self.repo.list_nodes())

@@ -82,6 +82,7 @@ class Op(StrEnum):
     CLUSTER = "cluster"
     SCHEDULER = "scheduler"
     PING = "ping"
+    LOGS = "logs"
 
     @property
     def changes_state(self) -> bool:
@@ -129,6 +130,16 @@ class ListArgs:
 
 
 @dataclass(frozen=True, slots=True, config=_STRICT)
+class LogsArgs:
+    """``logs``: the output of an execution's containers, or of one ``service``
+    (its name, e.g. ``worker-0``); ``tail`` keeps the last lines of each."""
+
+    execution_id: ExecutionId
+    service: Name | None = None
+    tail: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
+
+
+@dataclass(frozen=True, slots=True, config=_STRICT)
 class NoArgs:
     """``cluster``, ``scheduler``, ``ping``: no arguments."""
 
@@ -144,7 +155,7 @@ class Auth:
     )
 
 
-Args = SubmitArgs | ExecutionRef | ListArgs | NoArgs
+Args = SubmitArgs | ExecutionRef | ListArgs | LogsArgs | NoArgs
 
 OP_ARGS: dict[Op, type[Any]] = {
     Op.SUBMIT: SubmitArgs,
@@ -155,6 +166,7 @@ OP_ARGS: dict[Op, type[Any]] = {
     Op.CLUSTER: NoArgs,
     Op.SCHEDULER: NoArgs,
     Op.PING: NoArgs,
+    Op.LOGS: LogsArgs,
 }
 
 

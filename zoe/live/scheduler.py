@@ -349,6 +349,15 @@ class Scheduler:
             service.essential,
             service_labels(self.deployment, execution.id, service.id, service.name),
             info,
+            tuple((p.port, p.protocol) for p in group.ports),
+            tuple((v.source, v.target, v.read_only) for v in group.volumes),
+            execution.user,
+            execution.name,
+            tuple(
+                f"{g.name}-{i}"
+                for g in execution.group_specs
+                for i in range(g.total_count)
+            ),
         )
 
     def start_ready(self, execution: LiveExecution) -> None:

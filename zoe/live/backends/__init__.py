@@ -74,7 +74,10 @@ class ServiceLaunch:
 
     ``name`` is unique in the deployment; resources are in exact units (the
     reserved minimum and the optional limit). ``labels`` are those of
-    :func:`service_labels`.
+    :func:`service_labels`. For container backends: ``ports`` are (port,
+    protocol) to publish, ``volumes`` (source, target, read only), ``user`` and
+    ``execution_name`` those of the execution, ``peers`` the instance names
+    (``group-index``) of every service of the execution, for DNS templates.
     """
 
     name: str
@@ -89,6 +92,11 @@ class ServiceLaunch:
     essential: bool
     labels: Mapping[str, str]
     execution: ExecutionInfo
+    ports: tuple[tuple[int, str], ...] = ()
+    volumes: tuple[tuple[str, str, bool], ...] = ()
+    user: str = ""
+    execution_name: str = ""
+    peers: tuple[str, ...] = ()
 
 
 class ServiceState(StrEnum):
@@ -206,8 +214,22 @@ def _simulated(settings: BackendSettings) -> Backend:
     return SimulatedBackend.from_settings(settings)
 
 
+def _docker_engine(settings: BackendSettings) -> Backend:
+    from zoe.live.backends.docker_engine import DockerEngineBackend
+
+    return DockerEngineBackend.from_settings(settings)
+
+
+def _docker_swarm(settings: BackendSettings) -> Backend:
+    from zoe.live.backends.docker_swarm import DockerSwarmBackend
+
+    return DockerSwarmBackend.from_settings(settings)
+
+
 BACKENDS: dict[str, Callable[[BackendSettings], Backend]] = {
     "simulated": _simulated,
+    "docker": _docker_engine,
+    "swarm": _docker_swarm,
 }
 
 

@@ -1,0 +1,220 @@
+"""Docker benchmark: how long the master takes to run a ZApp on a real daemon.
+
+It needs a Docker daemon and the test image (``bash scripts/docker.sh setup``),
+and starts a PostgreSQL (``$ZOE_TEST_DATABASE_URL`` if set, else an embedded
+server in a temporary folder) and a master in a subprocess with the Docker engine
+backend on the local daemon (one host, the capacity its daemon reports). It
+measures, in the same run:
+
+- submission to all essential services running, for a one-service interactive
+  ZApp (``sleep``): median and p99 over ``--executions`` executions, each
+  terminated before the next; the time is taken by polling ``get`` every 10 ms;
+- a bare ``docker run -d`` of the same image and command, the same number of
+  times (until the command returns, i.e. the container runs), as the reference,
+  without limits and with the same CPU and memory limits Zoe sets (the limits
+  alone cost the daemon a good part of the start time), and with a network
+  created first as Zoe does for each execution (the same work asked of Docker);
+- executions per minute sustained on one host: ``--batch`` batch executions of a
+  one-service ZApp whose container exits at once, submitted together, from the
+  first submission to the last one finished.
+
+Prints a table; asserts nothing.
+
+    python benchmarks/docker_bench.py [--executions 30] [--batch 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+IMAGE = os.environ.get("ZOE_TEST_IMAGE", "zoe-test/busybox:1")
+FINAL = {"finished", "terminated", "error", "rejected"}
+
+
+def zapp(kind: str, command: list[str]) -> dict[str, Any]:
+    return {
+        "name": "bench",
+        "version": 4,
+        "kind": kind,
+        "frameworks": [
+            {
+                "name": "f",
+                "services": [
+                    {
+                        "name": "s",
+                        "image": IMAGE,
+                        "command": command,
+                        "essential_count": 1,
+                        "total_count": 1,
+                        "resources": {"cores": 0.1, "memory": "16MiB"},
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def database(folder: Path) -> tuple[str, Callable[[], None]]:
+    configured = os.environ.get("ZOE_TEST_DATABASE_URL")
+    if configured:
+        return configured, lambda: None
+    from zoe.live.db import EmbeddedPostgres
+
+    folder.chmod(0o711)
+    server = EmbeddedPostgres(folder / "pg", durable=False)
+    return server.start(), server.stop
+
+
+def start_master(
+    dsn: str, folder: Path, address: str, deployment: str
+) -> subprocess.Popen[bytes]:
+    config = folder / "master.toml"
+    config.write_text(
+        f"database_url = {dsn!r}\ndeployment = {deployment!r}\n"
+        f"listen = {address!r}\ndata_dir = {str(folder / 'data')!r}\n"
+        'backend = "docker"\nlog_level = "WARNING"\n'
+    )
+    command = [sys.executable, "-c", "from zoe.cli.main import main; main()"]
+    return subprocess.Popen([*command, "master", "--config", str(config)])
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
+def wait_status(client: Any, execution_id: int, wanted: set[str]) -> str:
+    while True:
+        status: str = client.get(execution_id)["status"]
+        if status in wanted:
+            return status
+        time.sleep(0.01)
+
+
+def master_start_times(client: Any, count: int) -> list[float]:
+    app = zapp("interactive", ["sleep", "600"])
+    durations = []
+    for i in range(count + 2):
+        started = time.perf_counter()
+        execution_id = client.submit(f"run{i}", app, "bench")["execution_id"]
+        status = wait_status(client, execution_id, {"running"} | FINAL)
+        if status != "running":
+            raise SystemExit(f"execution {execution_id} ended {status}")
+        if i >= 2:  # the first two warm up
+            durations.append(time.perf_counter() - started)
+        client.terminate(execution_id)
+        wait_status(client, execution_id, FINAL)
+    return durations
+
+
+def run(command: list[str]) -> None:
+    subprocess.run(command, check=True, capture_output=True)
+
+
+def bare_run_times(count: int, limited: bool, network: bool = False) -> list[float]:
+    durations = []
+    for i in range(count + 2):
+        name = f"zoe-bench-{uuid.uuid4().hex[:8]}"
+        started = time.perf_counter()
+        limits = ["--cpus", "0.1", "--memory", "16m"] if limited else []
+        if network:
+            run(["docker", "network", "create", name])
+            limits += ["--network", name]
+        run(["docker", "run", "-d", "--name", name, *limits, IMAGE, "sleep", "600"])
+        if i >= 2:
+            durations.append(time.perf_counter() - started)
+        run(["docker", "rm", "-f", name])
+        if network:
+            run(["docker", "network", "rm", name])
+    return durations
+
+
+def executions_per_minute(client: Any, count: int) -> float:
+    app = zapp("batch", ["true"])
+    started = time.perf_counter()
+    ids = [client.submit(f"b{i}", app, "bench")["execution_id"] for i in range(count)]
+    for execution_id in ids:
+        status = wait_status(client, execution_id, FINAL)
+        if status != "finished":
+            raise SystemExit(f"batch execution {execution_id} ended {status}")
+    return count / (time.perf_counter() - started) * 60
+
+
+def remove_leftovers(deployment: str) -> None:
+    """Remove the containers and networks of the benchmark's deployment."""
+    label = f"label=zoe.deployment={deployment}"
+    for kind, remove in (("ps", ["rm", "-f"]), ("network", ["network", "rm"])):
+        listing = (
+            ["docker", kind, "-aq"] if kind == "ps" else ["docker", kind, "ls", "-q"]
+        )
+        found = subprocess.run(
+            [*listing, "--filter", label], capture_output=True, text=True
+        ).stdout.split()
+        if found:
+            subprocess.run(["docker", *remove, *found], capture_output=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--executions", type=int, default=30)
+    parser.add_argument("--batch", type=int, default=60)
+    options = parser.parse_args()
+
+    from zoe.live.client import MasterClient
+
+    folder = Path(tempfile.mkdtemp(prefix="zoe-docker-bench-"))
+    dsn, stop_database = database(folder)
+    address = f"tcp://127.0.0.1:{free_port()}"
+    deployment = f"bench{os.getpid()}"
+    master = start_master(dsn, folder, address, deployment)
+    try:
+        with MasterClient(address, timeout_ms=10000, retries=3) as client:
+            client.ping()
+            zoe = master_start_times(client, options.executions)
+            bare = bare_run_times(options.executions, limited=False)
+            limited = bare_run_times(options.executions, limited=True)
+            same = bare_run_times(options.executions, limited=True, network=True)
+            rate = executions_per_minute(client, options.batch)
+    finally:
+        master.terminate()
+        master.wait(20)
+        remove_leftovers(deployment)
+        stop_database()
+        shutil.rmtree(folder, ignore_errors=True)
+
+    print(f"{'measure (seconds)':<44} {'median':>8} {'p99':>8}")
+    for name, values in (
+        ("zoe: submission to running", zoe),
+        ("bare docker run -d", bare),
+        ("bare docker run -d, same CPU/memory limits", limited),
+        ("bare network create + run -d, same limits", same),
+    ):
+        print(f"{name:<44} {statistics.median(values):>8.3f} {p99(values):>8.3f}")
+    references = (("bare", bare), ("bare, limits", limited), ("bare, same work", same))
+    for name, values in references:
+        ratio = statistics.median(zoe) / statistics.median(values)
+        print(f"{'ratio of medians, zoe / ' + name:<44} {ratio:>8.2f}")
+    print(f"{'batch executions per minute, one host':<44} {rate:>8.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,527 @@
+"""What the Docker backends share: hosts, templates, container settings, events.
+
+Hosts come from the ``[backend]`` options (:func:`hosts_from_options`)::
+
+    [backend]
+    hosts = [
+      {name = "h1", address = "unix:///var/run/docker.sock", cores = 8,
+       memory = "32GiB", labels = ["ssd"]},
+      {name = "h2", address = "tcp://10.0.0.2:2375", cores = 16, memory = "64GiB"},
+    ]
+
+The order of ``hosts`` is the cluster order placement tries. Without ``hosts``
+there is one host named ``local`` at ``address`` (default ``$DOCKER_HOST`` or the
+local socket) whose capacity is what its daemon reports.
+
+Templates in a service's environment values and command (:func:`render`):
+``{execution_id}``, ``{execution_name}``, ``{user_name}``, ``{deployment}``,
+``{service_name}`` (the instance name, e.g. ``worker-3``) and
+``{dns_name#NAME}``, the DNS name of instance NAME of the same execution, written
+``master-0`` or ``master0``. ``{{`` and ``}}`` stand for literal braces. Anything
+else between braces is an error on that service (:class:`TemplateError`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import re
+import socket
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+import docker.constants
+import docker.errors
+import requests.exceptions
+
+from zoe.core.cluster import Node
+from zoe.core.errors import InvalidCluster
+from zoe.core.resources import Resources, parse_cores, parse_memory
+from zoe.live.backends import (
+    LABEL_DEPLOYMENT,
+    LABEL_EXECUTION,
+    LABEL_SERVICE_NAME,
+    ServiceLaunch,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ADDRESS = "unix:///var/run/docker.sock"
+MINIMUM_API_VERSION = docker.constants.MINIMUM_DOCKER_API_VERSION
+DEFAULT_API_VERSION = docker.constants.DEFAULT_DOCKER_API_VERSION
+UNREACHABLE = (docker.errors.DockerException, requests.exceptions.RequestException)
+RETRY_DURATION = 1.0
+WATCH_DURATION = 0.02
+NANO_CPUS_PER_MILLICORE = 1_000_000
+TEMPLATE_NAMES = (
+    "execution_id",
+    "execution_name",
+    "user_name",
+    "deployment",
+    "service_name",
+    "dns_name#NAME",
+)
+_NETWORK_LOCK = threading.Lock()
+_TEMPLATE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+_RETRY_SUFFIX = re.compile(r"-r[0-9]+$")
+_EXIT_STATUS = re.compile(r"^Exited \((-?[0-9]+)\)")
+
+
+class OperationError(Exception):
+    """A Docker operation on a worker failed for a reason worth telling the user."""
+
+
+class TemplateError(ValueError):
+    """A template of a service's environment or command cannot be filled in."""
+
+
+@dataclass(frozen=True, slots=True)
+class DockerHost:
+    """One Docker daemon: its node name, its address, capacity and labels."""
+
+    name: str
+    address: str
+    capacity: Resources
+    labels: frozenset[str] = field(default_factory=frozenset)
+
+    def node(self) -> Node:
+        """The node the scheduler sees for this host."""
+        return Node(self.name, self.capacity, self.labels)
+
+
+def default_address() -> str:
+    """``$DOCKER_HOST`` if set, else the local daemon's socket."""
+    return os.environ.get("DOCKER_HOST") or DEFAULT_ADDRESS
+
+
+def hosts_from_options(options: Mapping[str, Any]) -> list[DockerHost] | None:
+    """The configured hosts, or None when ``hosts`` is not given.
+
+    Raises :class:`InvalidCluster` naming the faulty entry.
+    """
+    entries = options.get("hosts")
+    if entries is None:
+        return None
+    if not isinstance(entries, list) or not entries:
+        raise InvalidCluster("backend.hosts: expected a non-empty list of hosts")
+    hosts = [_host_of(entry, f"backend.hosts[{i}]") for i, entry in enumerate(entries)]
+    names = [h.name for h in hosts]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InvalidCluster(f"backend.hosts: duplicate host names {duplicates}")
+    return hosts
+
+
+def _host_of(entry: object, where: str) -> DockerHost:
+    if not isinstance(entry, Mapping):
+        raise InvalidCluster(f"{where}: expected a table with name, address, cores")
+    unknown = set(entry) - {"name", "address", "cores", "memory", "labels"}
+    if unknown:
+        raise InvalidCluster(
+            f"{where}: unknown field(s) {sorted(unknown)}; valid: name, address, "
+            "cores, memory, labels"
+        )
+    name, address = entry.get("name"), entry.get("address", DEFAULT_ADDRESS)
+    if not isinstance(name, str) or not name:
+        raise InvalidCluster(f"{where}.name: a non-empty string is required")
+    if not isinstance(address, str) or "://" not in address:
+        raise InvalidCluster(
+            f"{where}.address: expected unix:///path or tcp://host:port"
+        )
+    labels = entry.get("labels", [])
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise InvalidCluster(f"{where}.labels: expected a list of strings")
+    try:
+        capacity = Resources(
+            parse_cores(entry.get("cores")), parse_memory(entry.get("memory"))
+        )
+    except ValueError as exc:
+        raise InvalidCluster(f"{where}: {exc}") from None
+    if capacity.millicores <= 0 or capacity.memory <= 0:
+        raise InvalidCluster(f"{where}: cores and memory must be greater than zero")
+    return DockerHost(name, address, capacity, frozenset(labels))
+
+
+# -- names and templates ---------------------------------------------------------
+
+
+def instance_name(launch_or_labels: ServiceLaunch | Mapping[str, str]) -> str:
+    """The instance name without its retry suffix: ``worker-3`` of ``worker-3-r1``."""
+    labels = (
+        launch_or_labels.labels
+        if isinstance(launch_or_labels, ServiceLaunch)
+        else launch_or_labels
+    )
+    return _RETRY_SUFFIX.sub("", labels.get(LABEL_SERVICE_NAME, ""))
+
+
+def network_name(deployment: str, execution_id: int) -> str:
+    """The per-execution network: ``zoe-<deployment>-<execution id>``."""
+    return f"zoe-{deployment}-{execution_id}"
+
+
+def shared_network_name(deployment: str) -> str:
+    """The one network of a deployment in ``shared`` mode: ``zoe-<deployment>``."""
+    return f"zoe-{deployment}"
+
+
+def qualified_name(launch: ServiceLaunch, instance: str) -> str:
+    """A DNS name unique in the deployment: ``zoe-<deployment>-<id>-<instance>``."""
+    deployment = launch.labels.get(LABEL_DEPLOYMENT, "")
+    return f"zoe-{deployment}-{launch.execution.execution_id}-{instance}"
+
+
+def aliases(launch: ServiceLaunch, shared: bool = False) -> list[str]:
+    """DNS names of the container on its network.
+
+    On a network per execution: ``worker-3``, ``worker3`` and the group name
+    ``worker`` (shared by the instances of the group: a name that resolves to
+    any of them). On a shared network: only :func:`qualified_name`.
+    """
+    name = instance_name(launch)
+    if shared:
+        return [qualified_name(launch, name)]
+    group, _, index = name.rpartition("-")
+    return [name, f"{group}{index}", group] if group else [name]
+
+
+def render(text: str, launch: ServiceLaunch, shared: bool = False) -> str:
+    """Fill in the templates of ``text``; :class:`TemplateError` for an unknown one.
+
+    ``shared``: the services are on a deployment's shared network, where DNS
+    names are qualified (:func:`qualified_name`).
+    """
+    values = {
+        "execution_id": str(launch.execution.execution_id),
+        "execution_name": launch.execution_name,
+        "user_name": launch.user,
+        "deployment": launch.labels.get(LABEL_DEPLOYMENT, ""),
+        "service_name": instance_name(launch),
+    }
+
+    def fill(match: re.Match[str]) -> str:
+        whole, key = match.group(0), match.group(1)
+        if key is None:
+            return whole[0]
+        if key.startswith("dns_name#"):
+            peer = _dns_name(key.removeprefix("dns_name#"), launch)
+            return qualified_name(launch, peer) if shared else peer
+        if key in values:
+            return values[key]
+        raise TemplateError(
+            f"unknown template {{{key}}}; supported: "
+            + ", ".join(f"{{{n}}}" for n in TEMPLATE_NAMES)
+        )
+
+    return _TEMPLATE.sub(fill, text)
+
+
+def _dns_name(target: str, launch: ServiceLaunch) -> str:
+    peers = set(launch.peers)
+    if target in peers:
+        return target
+    spaced = re.sub(r"([0-9]+)$", r"-\1", target)
+    if spaced in peers:
+        return spaced
+    raise TemplateError(
+        f"{{dns_name#{target}}}: no service {target!r} in this execution; "
+        f"its services are {', '.join(sorted(peers)) or 'unknown'}"
+    )
+
+
+def rendered_environment(launch: ServiceLaunch, shared: bool = False) -> dict[str, str]:
+    """The environment with its templates filled in (:class:`TemplateError`)."""
+    environment = {}
+    for key, value in launch.environment.items():
+        try:
+            environment[key] = render(value, launch, shared)
+        except TemplateError as exc:
+            raise TemplateError(f"environment {key}: {exc}") from None
+    return environment
+
+
+def rendered_command(
+    launch: ServiceLaunch, shared: bool = False
+) -> str | list[str] | None:
+    """The command with its templates filled in (:class:`TemplateError`)."""
+    command = launch.command
+    try:
+        if command is None:
+            return None
+        if isinstance(command, str):
+            return render(command, launch, shared)
+        return [render(part, launch, shared) for part in command]
+    except TemplateError as exc:
+        raise TemplateError(f"command: {exc}") from None
+
+
+# -- limits, ports, volumes -----------------------------------------------------------
+
+
+def nano_cpus(launch: ServiceLaunch) -> int:
+    """The CPU limit: the ZApp's maximum cores if given, else its minimum."""
+    millicores = launch.max_millicores or launch.millicores
+    return millicores * NANO_CPUS_PER_MILLICORE
+
+
+def memory_limit(launch: ServiceLaunch) -> int:
+    """The memory limit in bytes: the ZApp's maximum if given, else its minimum."""
+    return launch.max_memory or launch.memory
+
+
+def port_keys(launch: ServiceLaunch) -> list[str]:
+    """``8080/tcp`` for each published port."""
+    return [f"{port}/{protocol}" for port, protocol in launch.ports]
+
+
+def binds(launch: ServiceLaunch) -> list[str]:
+    """``source:target:ro|rw`` for each volume."""
+    return [
+        f"{source}:{target}:{'ro' if read_only else 'rw'}"
+        for source, target, read_only in launch.volumes
+    ]
+
+
+# -- events ---------------------------------------------------------------------------
+
+
+def exit_reason(exit_code: int | None, oom: bool) -> str | None:
+    """Why a container exited, beyond its code: OOM or a signal."""
+    if oom:
+        return "out of memory (killed by the kernel's OOM killer)"
+    if exit_code is not None and exit_code > 128:
+        return f"killed by signal {exit_code - 128}"
+    return None
+
+
+def exit_code_of_status(status: str) -> int | None:
+    """The exit code in a container list's ``Status`` (``Exited (137) 2s ago``)."""
+    match = _EXIT_STATUS.match(status)
+    return int(match.group(1)) if match else None
+
+
+def label_filters(deployment: str, extra: Sequence[str] = ()) -> dict[str, Any]:
+    """Docker filters for the containers of ``deployment``."""
+    return {"label": [f"{LABEL_DEPLOYMENT}={deployment}", *extra]}
+
+
+# -- clients and event streams --------------------------------------------------------
+
+
+def connect(address: str, timeout: float, version: str = "auto") -> docker.APIClient:
+    """A low-level client of the daemon at ``address``; raises if it is silent.
+
+    ``auto`` asks the daemon its API version (closing the probe's connection
+    even when the daemon does not answer).
+    """
+    check_reachable(address, timeout)
+    if version == "auto":
+        probe = docker.APIClient(
+            base_url=address, version=MINIMUM_API_VERSION, timeout=timeout
+        )
+        try:
+            version = str(probe.version(api_version=False)["ApiVersion"])
+        finally:
+            probe.close()
+        if _version_key(version) > _version_key(DEFAULT_API_VERSION):
+            version = DEFAULT_API_VERSION
+    return docker.APIClient(base_url=address, version=version, timeout=timeout)
+
+
+def check_reachable(address: str, timeout: float) -> None:
+    """Raise :class:`docker.errors.DockerException` unless ``address`` accepts.
+
+    Connecting ourselves first closes the socket of a failed attempt, which the
+    SDK's own unix socket connection leaves open.
+    """
+    scheme, _, rest = address.partition("://")
+    try:
+        if scheme == "unix":
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.settimeout(timeout)
+                probe.connect(rest)
+        elif scheme in ("tcp", "http", "https"):
+            host, _, port = rest.rstrip("/").rpartition(":")
+            socket.create_connection((host, int(port)), timeout).close()
+    except (OSError, ValueError) as exc:
+        raise docker.errors.DockerException(f"{address}: {exc}") from None
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+class Watcher(threading.Thread):
+    """Reads one host's event stream into the backend's queue; notes up and down."""
+
+    def __init__(
+        self, host: DockerHost, deployment: str, out: queue.Queue[Any], timeout: float
+    ) -> None:
+        super().__init__(name=f"zoe-docker-events-{host.name}", daemon=True)
+        self.host, self.deployment, self.out = host, deployment, out
+        self.timeout = timeout
+        self.stopping = threading.Event()
+        self.since = int(time.time())
+        self._stream: Any = None
+
+    def run(self) -> None:
+        up: bool | None = None
+        while not self.stopping.is_set():
+            why = "the event stream ended"
+            try:
+                client = connect(self.host.address, self.timeout)
+                try:
+                    client.ping()
+                    if up is not True:
+                        self.out.put(("up", self.host.name, None))
+                        up = True
+                    self._follow(client)
+                finally:
+                    client.close()
+            except UNREACHABLE as exc:
+                why = str(exc)
+            if self.stopping.is_set():
+                return
+            if up is not False and not self._answers():
+                self.out.put(("down", self.host.name, why))
+                up = False
+            self.stopping.wait(RETRY_DURATION)
+
+    def _answers(self) -> bool:
+        try:
+            client = connect(self.host.address, self.timeout)
+            try:
+                client.ping()
+            finally:
+                client.close()
+        except UNREACHABLE:
+            return False
+        return True
+
+    def _follow(self, client: docker.APIClient) -> None:
+        filters = {"type": "container", **label_filters(self.deployment)}
+        self._stream = client.events(since=self.since, filters=filters, decode=True)
+        for raw in self._stream:
+            self.since = max(self.since, int(raw.get("time", self.since)))
+            self.out.put(("event", self.host.name, raw))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        stream = self._stream
+        if stream is not None:
+            try:
+                stream.close()
+            except Exception:  # closing a broken stream may fail; it is gone anyway
+                log.debug("docker: closing the event stream of %s", self.host.name)
+
+
+class Operations:
+    """Docker calls run off the master's thread, by a few worker threads.
+
+    A job is a callable taking a client of its host; jobs with the same ``key``
+    (a backend id) run in the order given, on the same worker. When a job ends,
+    ``("done", host, key)`` is put on ``out``, or ``("failed", host, (key,
+    reason))`` if it raised.
+    """
+
+    def __init__(
+        self,
+        hosts: Mapping[str, DockerHost],
+        out: queue.Queue[Any],
+        *,
+        timeout: float,
+        api_version: str,
+        workers: int = 4,
+    ) -> None:
+        self.hosts, self.out = hosts, out
+        self.timeout, self.api_version = timeout, api_version
+        self._queues: list[queue.Queue[Any]] = [queue.Queue() for _ in range(workers)]
+        self._threads = [
+            threading.Thread(
+                target=self._work, args=(q,), name=f"zoe-docker-ops-{i}", daemon=True
+            )
+            for i, q in enumerate(self._queues)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, host: str, key: str, job: Any) -> None:
+        """Run ``job(client)`` on a worker; ordered with the other jobs of ``key``."""
+        index = sum(key.encode()) % len(self._queues)
+        self._queues[index].put((host, key, job))
+
+    def close(self, wait: float = 10.0) -> None:
+        """Finish the queued jobs (for at most ``wait`` seconds), then stop."""
+        for q in self._queues:
+            q.put(None)
+        deadline = time.monotonic() + wait
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _work(self, jobs: queue.Queue[Any]) -> None:
+        clients: dict[str, Any] = {}
+        while (item := jobs.get()) is not None:
+            host, key, job = item
+            try:
+                client = clients.get(host)
+                if client is None:
+                    address = self.hosts[host].address
+                    client = connect(address, self.timeout, self.api_version)
+                    clients[host] = client
+                else:
+                    check_reachable(self.hosts[host].address, self.timeout)
+                job(client)
+                self.out.put(("done", host, key))
+            except OperationError as exc:
+                self.out.put(("failed", host, (key, str(exc))))
+            except docker.errors.APIError as exc:
+                self.out.put(("failed", host, (key, f"host {host}: {exc}")))
+            except UNREACHABLE as exc:
+                stale = clients.pop(host, None)
+                if stale is not None:
+                    stale.close()
+                self.out.put(("failed", host, (key, f"host {host}: {exc}")))
+            except Exception as exc:  # reported to the master as a failed service
+                log.exception("docker: operation on %s failed", key)
+                self.out.put(("failed", host, (key, f"host {host}: {exc}")))
+        for client in clients.values():
+            client.close()
+
+
+def ensure_network(client: Any, name: str, labels: Mapping[str, str]) -> None:
+    """Create the bridge network ``name`` unless it exists."""
+    with _NETWORK_LOCK:  # two workers must not both make it (names may repeat)
+        if any(n["Name"] == name for n in client.networks(names=[name])):
+            return
+        try:
+            client.create_network(
+                name, driver="bridge", labels=dict(labels), check_duplicate=True
+            )
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: made meanwhile by another process
+                raise
+
+
+def drop_network_if_unused(
+    client: Any, name: str, deployment: str, execution: str | None
+) -> None:
+    """Remove network ``name`` once no container of ``execution`` is left.
+
+    ``execution`` None: once no container of the deployment is left.
+    """
+    extra = [] if execution is None else [f"{LABEL_EXECUTION}={execution}"]
+    with _NETWORK_LOCK:
+        if client.containers(all=True, filters=label_filters(deployment, extra)):
+            return
+        try:
+            client.remove_network(name)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: in use again (a container was made)
+                raise
