@@ -16,5 +16,7 @@ echo "== ruff format --check"
 echo "== mypy"
 .venv/bin/mypy
 
+bash scripts/docker.sh setup
+bash scripts/browser.sh setup
 echo "== pytest"
 exec .venv/bin/pytest "$@"

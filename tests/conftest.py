@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 # the real PostgreSQL server and per-test deployments, for every folder of tests
-pytest_plugins = ["postgres_fixtures"]
+pytest_plugins = ["postgres_fixtures", "docker_fixtures"]
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 

@@ -107,7 +107,7 @@ def test_a_bad_configuration_is_one_line_and_exit_2(tmp_path: Path) -> None:
     config.write_text('policy = "nope-fifo"\n')
 
     result = runner.invoke(app, ["master", "--config", str(config)], env={})
-    unknown = runner.invoke(app, ["master", "--backend", "docker"], env={})
+    unknown = runner.invoke(app, ["master", "--backend", "kubernetes"], env={})
     setting = tmp_path / "other.toml"
     setting.write_text("colour = 1\n")
     bad_key = runner.invoke(app, ["master", "--config", str(setting)], env={})
@@ -116,7 +116,7 @@ def test_a_bad_configuration_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.output.startswith("error: unknown policy 'nope-fifo'")
     assert len(result.output.splitlines()) == 1
     assert unknown.exit_code == 2
-    assert "unknown backend 'docker'; valid backends: simulated" in unknown.output
+    assert "unknown backend 'kubernetes'; valid backends: " in unknown.output
     assert bad_key.exit_code == 2
     assert "unknown setting 'colour'" in bad_key.output
 
@@ -150,6 +150,7 @@ def test_up_serves_with_embedded_postgres_and_stops_cleanly(tmp_path: Path) -> N
     command = [
         sys.executable, "-c", "from zoe.cli.main import main; main()", "up",
         "--data-dir", str(data_dir), "--listen", address, "--speed", "0.001",
+        "--api-listen", f"127.0.0.1:{free_port()}",
     ]  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=out)

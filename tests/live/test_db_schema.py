@@ -85,6 +85,7 @@ def test_migrations_apply_once_then_nothing(db: Database) -> None:
         "nodes",
         "events",
         "requests",
+        "tokens",
     }
 
     assert migrate(db) == []

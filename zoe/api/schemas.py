@@ -1,0 +1,207 @@
+"""The request and response bodies of the REST API (they make its OpenAPI).
+
+Units follow ZApps: ``cores`` is a number of CPUs, ``memory`` an integer of
+bytes. Times are ISO 8601 strings in UTC, ``null`` when not reached.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from zoe.core.execution import ExecutionStatus
+from zoe.live.db import Role
+
+USER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    """Every error reply."""
+
+    error: ErrorDetail
+
+
+class Info(BaseModel):
+    name: Literal["zoe"]
+    version: str
+    api_version: int
+    deployment: str
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: bool
+    master: bool
+
+
+class TokenIn(_In):
+    user: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+    name: str = Field("cli", min_length=1, max_length=64)
+    lifetime_days: float | None = Field(None, gt=0, le=365)
+
+
+class TokenOut(BaseModel):
+    token: str
+    name: str
+    user: str
+    role: Role
+    expires_time: str
+
+
+class SubmitIn(_In):
+    name: str = Field(min_length=1, max_length=128)
+    zapp: dict[str, Any]
+    request_id: str | None = Field(
+        None,
+        pattern=REQUEST_ID_PATTERN,
+        description="Repeat it to retry a submission without submitting twice.",
+    )
+
+
+class SubmitOut(BaseModel):
+    id: int
+    status: ExecutionStatus
+    master: Literal["notified", "unreachable"]
+    message: str
+
+
+class Port(BaseModel):
+    name: str
+    url: str | None
+
+
+class ServiceOut(BaseModel):
+    id: int
+    execution_id: int
+    name: str
+    framework: str
+    group: str
+    index: int
+    essential: bool
+    status: str
+    node: str | None
+    container_id: str | None
+    ip: str | None
+    ports: list[Port]
+    cores: float
+    memory: int
+    exit_code: int | None
+    reason: str | None
+
+
+class ExecutionSummary(BaseModel):
+    id: int
+    name: str
+    user: str
+    status: ExecutionStatus
+    kind: str
+    size: float | None
+    submit_time: str
+    start_time: str | None
+    end_time: str | None
+    reason: str | None
+
+
+class ExecutionDetail(ExecutionSummary):
+    zapp: dict[str, Any]
+    services: list[ServiceOut]
+
+
+class ExecutionPage(BaseModel):
+    executions: list[ExecutionSummary]
+    next: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class TerminateOut(BaseModel):
+    id: int
+    status: ExecutionStatus
+
+
+class DeleteOut(BaseModel):
+    id: int
+    deleted: bool
+
+
+class Endpoint(BaseModel):
+    service: str
+    port: str
+    url: str | None
+
+
+class Amounts(BaseModel):
+    cores: float
+    memory: int
+
+
+class NodeOut(BaseModel):
+    name: str
+    available: bool
+    labels: list[str]
+    capacity: Amounts
+    free: Amounts
+    services: int
+
+
+class ClusterOut(BaseModel):
+    nodes: list[NodeOut]
+
+
+class SchedulerOut(BaseModel):
+    policy: str
+    placement: str
+    queue_length: int
+    queue: list[int]
+    running: int
+    rounds: int | None = None
+    last_round_time: str | None
+    last_round_duration: float | None
+
+
+class FaultOut(BaseModel):
+    path: str
+    message: str
+
+
+class ValidateOut(BaseModel):
+    valid: bool
+    version: int | None
+    notes: list[str]
+    faults: list[FaultOut]
+    zapp: dict[str, Any] | None
+
+
+class Quotas(BaseModel):
+    max_executions: int | None = Field(None, ge=0, le=2**31 - 1)
+    max_cores: float | None = Field(None, ge=0, le=2**40)
+    max_memory: int | None = Field(None, ge=0, le=2**62)
+
+
+class UserOut(Quotas):
+    name: str
+    role: Role
+    created_time: str
+
+
+class UserIn(Quotas, _In):
+    name: str = Field(pattern=USER_NAME_PATTERN)
+    role: Role = Role.USER
+    password: str | None = Field(None, min_length=8, max_length=1024)
+
+
+class UserPatch(_In):
+    role: Role | None = None
+    password: str | None = Field(None, min_length=8, max_length=1024)
+    quotas: Quotas | None = Field(None, description="Replaces all three quotas.")
