@@ -46,6 +46,9 @@ class MasterConfig:
       (wall seconds per simulated second), its runtime model, and whether it
       keeps its containers in ``data_dir`` across restarts.
     - ``default_work_duration``: the work of a batch ZApp without a size hint.
+    - ``backend_options``: the ``[backend_options]`` table of the file, given to
+      the backend as it is (hosts of the ``docker`` backend, for instance); only
+      the file can set it.
     - ``tick_duration``: seconds between periodic rounds;
       ``database_give_up_duration``: how long one database operation is retried
       before the master answers ``Unavailable`` and retries in the background.
@@ -69,6 +72,7 @@ class MasterConfig:
     tick_duration: float = 1.0
     database_give_up_duration: float = 2.0
     log_level: str = "INFO"
+    backend_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 SETTINGS = tuple(f.name for f in dataclasses.fields(MasterConfig))
@@ -89,6 +93,8 @@ def load_config(
     if file is not None:
         values.update(_from_file(file))
     for name in SETTINGS:
+        if name == "backend_options":
+            continue
         text = (env or {}).get(ENV_PREFIX + name.upper())
         if text is not None and text != "":
             values[name] = _convert(name, text, f"${ENV_PREFIX}{name.upper()}")
@@ -114,6 +120,14 @@ def _from_file(path: Path) -> dict[str, Any]:
                 f"config file {path}: unknown setting {name!r}; valid settings: "
                 f"{', '.join(SETTINGS)}"
             )
+        if name == "backend_options":
+            if not isinstance(value, dict):
+                raise InvalidInput(
+                    f"config file {path}: backend_options must be a table "
+                    "([backend_options])"
+                )
+            values[name] = value
+            continue
         values[name] = _convert(name, value, f"config file {path}: {name}")
     return values
 

@@ -134,6 +134,7 @@ class Master:
                 config.default_work_duration,
                 config.runtime_model,
                 config.persist_backend,
+                config.backend_options,
             )
             backend = make_backend(config.backend, settings)
         policy = make_policy(config.policy, config.placement, seed=config.seed)

@@ -195,7 +195,7 @@ class BackendSettings:
 
     ``cluster`` is the ``--cluster`` text (``NxCcMg`` or a JSON file), ``speed``
     the simulated time factor (wall seconds per simulated second), ``options``
-    the ``[backend]`` table of the configuration file.
+    the ``[backend_options]`` table of the configuration file.
     """
 
     deployment: str

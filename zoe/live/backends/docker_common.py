@@ -1,8 +1,8 @@
 """What the Docker backends share: hosts, templates, container settings, events.
 
-Hosts come from the ``[backend]`` options (:func:`hosts_from_options`)::
+Hosts come from the ``[backend_options]`` options (:func:`hosts_from_options`)::
 
-    [backend]
+    [backend_options]
     hosts = [
       {name = "h1", address = "unix:///var/run/docker.sock", cores = 8,
        memory = "32GiB", labels = ["ssd"]},

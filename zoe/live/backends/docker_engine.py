@@ -31,7 +31,7 @@ again those containers are removed. Every ``reconcile_duration`` seconds the
 backend lists every host's containers and reports the exits and disappearances
 the streams missed.
 
-Options (the ``[backend]`` table): ``hosts`` (see
+Options (the ``[backend_options]`` table): ``hosts`` (see
 :func:`~zoe.live.backends.docker_common.hosts_from_options`), ``address``,
 ``timeout``, ``publish_address``, ``reconcile_duration``, ``api_version``,
 ``network``. See docs/docker.md.
@@ -155,7 +155,7 @@ class DockerEngineBackend:
 
     @classmethod
     def from_settings(cls, settings: BackendSettings) -> DockerEngineBackend:
-        """Build one from the ``[backend]`` options (see the module docstring)."""
+        """Build one from the ``[backend_options]`` table (see the module doc)."""
         options = settings.options
         timeout = float(options.get("timeout", 10.0))
         hosts = hosts_from_options(options)
@@ -585,8 +585,8 @@ def local_host(address: str, timeout: float) -> DockerHost:
             client.close()
     except UNREACHABLE as exc:
         raise BackendError(
-            f"docker backend: the daemon at {address} does not answer ({exc}); start "
-            "it, or list hosts with their capacity in the [backend] hosts option"
+            f"docker backend: the daemon at {address} does not answer ({exc}); "
+            "start it, or list hosts with their capacity in [backend_options] hosts"
         ) from None
     capacity = Resources(int(info["NCPU"]) * 1000, int(info["MemTotal"]))
     return DockerHost("local", address, capacity)

@@ -158,7 +158,7 @@ class DockerSwarmBackend:
 
     @classmethod
     def from_settings(cls, settings: BackendSettings) -> DockerSwarmBackend:
-        """Build one from the ``[backend]`` options ``address``, ``timeout``."""
+        """Build one from the ``[backend_options]`` options ``address``, ``timeout``."""
         options = settings.options
         return cls(
             deployment=settings.deployment,
