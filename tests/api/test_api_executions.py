@@ -152,6 +152,20 @@ def test_endpoints_name_each_port(api: Api) -> None:
     assert reply.json() == [{"service": "web-0", "port": "ui", "url": None}]
 
 
+def test_logs_are_read_through_the_master_and_only_by_the_owner(api: Api) -> None:
+    alice, bob = api.login("alice"), api.login("bob")
+    submit(api, alice)
+    wait_status(api, alice, 1, {"running"})
+
+    mine = api.client.get("/api/v1/executions/1/logs", headers=alice)
+    theirs = api.client.get("/api/v1/executions/1/logs", headers=bob)
+
+    # the simulated backend keeps no container output: the master says so
+    assert mine.status_code == 409
+    assert "keeps no container output" in mine.json()["error"]["message"]
+    assert theirs.status_code == 404
+
+
 def test_quota_of_executions(api: Api) -> None:
     api.add_user("quinn", max_executions=1)
     quinn = api.login("quinn")

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from docker_fixtures import TEST_IMAGE, api
 from master_harness import master_config, master_thread, wait_final, wait_for
+from typer.testing import CliRunner
 
+from zoe.cli.main import app as app_cli
 from zoe.core.resources import Resources
 from zoe.live.backends import (
     ExecutionInfo,
@@ -297,6 +299,10 @@ def test_the_output_of_containers_is_read_through_the_master(
             )
         )
         last = wait_for(lambda: client.logs(eid, service="s-1", tail=1)["services"])
+        command = CliRunner().invoke(
+            app_cli,
+            ["exec", "logs", str(eid), "--service", "s-0", "--master", running.address],
+        )
         client.terminate(eid)
         wait_final(client, eid, timeout=20)
 
@@ -306,6 +312,8 @@ def test_the_output_of_containers_is_read_through_the_master(
         ("s-1", expected),
     ]
     assert last == [{"name": "s-1", "logs": f"two {eid}\n", "missing": None}]
+    assert command.exit_code == 0, command.output
+    assert command.output == f"== s-0\none\ntwo {eid}\n"
 
 
 def test_elastic_services_come_and_go_and_a_killed_essential_ends_the_execution(

@@ -145,6 +145,26 @@ async def terminate(state: State, caller: Writer, execution_id: ExecutionId) -> 
     return {"id": execution_id, "status": result["status"]}
 
 
+@router.get("/executions/{execution_id}/logs", response_model=schemas.LogsOut)
+async def logs(
+    state: State,
+    caller: Reader,
+    execution_id: ExecutionId,
+    service: Annotated[str | None, Query(max_length=64)] = None,
+    tail: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+) -> Any:
+    """The output of the execution's containers, read through the master.
+
+    409 when the backend keeps no container output (the simulated one).
+    """
+    # TODO(#8): this is one read of the output, not a stream; remove when the
+    # output follows the containers as they write (server-sent events).
+    await _owned(state, caller, execution_id)
+    return await state.master(
+        lambda client: client.logs(execution_id, service=service, tail=tail)
+    )
+
+
 @router.delete("/executions/{execution_id}", response_model=schemas.DeleteOut)
 async def delete(state: State, caller: Writer, execution_id: ExecutionId) -> Any:
     """Delete an execution in a final status; 409 otherwise."""

@@ -130,6 +130,17 @@ class TerminateOut(BaseModel):
     status: ExecutionStatus
 
 
+class ServiceLogs(BaseModel):
+    name: str
+    logs: str
+    missing: str | None = None
+
+
+class LogsOut(BaseModel):
+    execution_id: int
+    services: list[ServiceLogs]
+
+
 class DeleteOut(BaseModel):
     id: int
     deleted: bool

@@ -168,6 +168,17 @@ class RestExecutions:
         self.client.request("DELETE", f"/executions/{execution_id}")
         return {"execution_id": execution_id, "deleted": True}
 
+    def logs(
+        self, execution_id: int, *, service: str | None = None, tail: int | None = None
+    ) -> dict[str, Any]:
+        params = {"service": service, "tail": tail}
+        result: dict[str, Any] = self.client.request(
+            "GET",
+            f"/executions/{execution_id}/logs",
+            params={k: v for k, v in params.items() if v is not None},
+        )
+        return result
+
     def cluster(self) -> dict[str, Any]:
         result: dict[str, Any] = self.client.request("GET", "/cluster")
         return result

@@ -457,6 +457,29 @@ def get(
         )
 
 
+@exec_app.command("logs")
+def logs(
+    execution_id: Annotated[int, typer.Argument(metavar="ID")],
+    service: Annotated[
+        str | None, typer.Option(help="Only this service (e.g. worker-0).")
+    ] = None,
+    tail: Annotated[
+        int | None, typer.Option(min=1, help="Only the last N lines of each.")
+    ] = None,
+    master_address: MasterOption = None,
+    user: UserOption = None,
+) -> None:
+    """Print the output of an execution's containers."""
+    with _connected(master_address, user) as client:
+        result = client.logs(execution_id, service=service, tail=tail)
+    for found in result["services"]:
+        typer.echo(f"== {found['name']}")
+        if found.get("missing"):
+            typer.echo(f"(no output: {found['missing']})")
+        elif found["logs"]:
+            typer.echo(found["logs"].rstrip("\n"))
+
+
 @exec_app.command("kill")
 def kill(
     execution_id: Annotated[int, typer.Argument(metavar="ID")],

@@ -333,6 +333,9 @@ class DockerEngineBackend:
     def usage(self, backend_id: str) -> dict[str, int]:
         """One sample of the container's CPU time (ns) and memory use (bytes).
 
+        TODO(#7): nothing samples this periodically yet; remove when the master
+        keeps per-service usage off its loop and shows it in `zoe exec get`.
+
         A single non-streaming stats call (it takes about a second on the
         daemon's side); call it from a thread other than the master's.
         """
@@ -353,6 +356,8 @@ class DockerEngineBackend:
 
     def reconcile(self) -> None:
         """Report exits and disappearances the event streams missed; retry removals."""
+        # TODO(#7): containers with this deployment's labels that the master does not
+        # know are only removed at recovery; remove when reconciliation reports them.
         for backend_id in list(self._lost):
             host, _ = _split(backend_id)
             if host not in self._down:

@@ -183,6 +183,8 @@ class DockerSwarmBackend:
 
     def create(self, launch: ServiceLaunch) -> str:
         """Prepare the Swarm service; :meth:`start` creates it."""
+        # TODO(#7): ports, volumes, logs and reconciliation are not carried over to
+        # Swarm services yet; remove when the Swarm tests cover each of them.
         backend_id = f"{HOST}/{launch.name}"
         try:
             spec = self._spec(launch)
