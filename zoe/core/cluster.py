@@ -181,7 +181,7 @@ def nodes_from_document(document: object, source: str = "cluster") -> list[Node]
         raise InvalidCluster(f'{source}: expected an object {{"nodes": [...]}}')
     nodes = []
     for i, entry in enumerate(document["nodes"]):
-        nodes.append(_node_from_entry(entry, f"{source}: nodes[{i}]"))
+        nodes.append(node_from_entry(entry, f"{source}: nodes[{i}]"))
     if not nodes:
         raise InvalidCluster(f"{source}: nodes is empty; list at least one node")
     names = [node.name for node in nodes]
@@ -191,14 +191,25 @@ def nodes_from_document(document: object, source: str = "cluster") -> list[Node]
     return nodes
 
 
-def _node_from_entry(entry: object, where: str) -> Node:
+def node_from_entry(
+    entry: object, where: str, extra: frozenset[str] = frozenset()
+) -> Node:
+    """A node from ``{"name", "cores", "memory", "labels"}``, checked.
+
+    ``extra`` names further fields the caller reads itself (they are allowed
+    here, not read). ``where`` prefixes every message. Raises
+    :class:`InvalidCluster` saying what to fix.
+    """
+    valid = {"name", "cores", "memory", "labels"} | extra
     if not isinstance(entry, Mapping):
-        raise InvalidCluster(f"{where}: expected an object with name, cores, memory")
-    unknown = set(entry) - {"name", "cores", "memory", "labels"}
+        raise InvalidCluster(
+            f"{where}: expected an object with {', '.join(sorted(valid))}"
+        )
+    unknown = set(entry) - valid
     if unknown:
         raise InvalidCluster(
-            f"{where}: unknown field(s) {sorted(unknown)}; valid: name, cores, "
-            "memory, labels"
+            f"{where}: unknown field(s) {sorted(unknown)}; valid: "
+            f"{', '.join(sorted(valid))}"
         )
     name = entry.get("name")
     if not isinstance(name, str) or not name:

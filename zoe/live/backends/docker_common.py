@@ -32,16 +32,16 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import docker
 import docker.constants
 import docker.errors
 import requests.exceptions
 
-from zoe.core.cluster import Node
+from zoe.core.cluster import Node, node_from_entry
 from zoe.core.errors import InvalidCluster
-from zoe.core.resources import Resources, parse_cores, parse_memory
+from zoe.core.resources import Resources
 from zoe.live.backends import (
     LABEL_DEPLOYMENT,
     LABEL_EXECUTION,
@@ -118,33 +118,14 @@ def hosts_from_options(options: Mapping[str, Any]) -> list[DockerHost] | None:
 
 
 def _host_of(entry: object, where: str) -> DockerHost:
-    if not isinstance(entry, Mapping):
-        raise InvalidCluster(f"{where}: expected a table with name, address, cores")
-    unknown = set(entry) - {"name", "address", "cores", "memory", "labels"}
-    if unknown:
-        raise InvalidCluster(
-            f"{where}: unknown field(s) {sorted(unknown)}; valid: name, address, "
-            "cores, memory, labels"
-        )
-    name, address = entry.get("name"), entry.get("address", DEFAULT_ADDRESS)
-    if not isinstance(name, str) or not name:
-        raise InvalidCluster(f"{where}.name: a non-empty string is required")
+    node = node_from_entry(entry, where, extra=frozenset({"address"}))
+    # node_from_entry has refused anything but a mapping
+    address = cast(Mapping[str, Any], entry).get("address", DEFAULT_ADDRESS)
     if not isinstance(address, str) or "://" not in address:
         raise InvalidCluster(
             f"{where}.address: expected unix:///path or tcp://host:port"
         )
-    labels = entry.get("labels", [])
-    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-        raise InvalidCluster(f"{where}.labels: expected a list of strings")
-    try:
-        capacity = Resources(
-            parse_cores(entry.get("cores")), parse_memory(entry.get("memory"))
-        )
-    except ValueError as exc:
-        raise InvalidCluster(f"{where}: {exc}") from None
-    if capacity.millicores <= 0 or capacity.memory <= 0:
-        raise InvalidCluster(f"{where}: cores and memory must be greater than zero")
-    return DockerHost(name, address, capacity, frozenset(labels))
+    return DockerHost(node.name, address, node.capacity, node.labels)
 
 
 # -- names and templates ---------------------------------------------------------
