@@ -12,7 +12,12 @@ from zoe import __version__
 from zoe.api import schemas
 from zoe.api.deps import Reader, State
 from zoe.api.errors import ApiError
-from zoe.api.security import new_token, token_digest, verify_password
+from zoe.api.security import (
+    UNKNOWN_USER_HASH,
+    new_token,
+    token_digest,
+    verify_password,
+)
 from zoe.core.errors import InvalidZApp, NotAZApp, NotFound
 from zoe.core.zapp_import import import_zapp
 from zoe.live.db import Transaction, UserRecord
@@ -82,7 +87,7 @@ async def login(state: State, body: schemas.TokenIn) -> Any:
         try:
             user = tx.get_user(body.user)
         except NotFound:
-            verify_password(body.password, _DUMMY_HASH)  # same time as a real check
+            verify_password(body.password, UNKNOWN_USER_HASH)  # same time as a check
             return None
         if not verify_password(body.password, user.password_hash):
             return None
@@ -169,9 +174,3 @@ async def scheduler(state: State, caller: Reader) -> Any:
         mine = await state.db(lambda repo: repo.transaction(own))
         result["queue"] = [eid for eid in result["queue"] if eid in mine]
     return result
-
-
-_DUMMY_HASH = (
-    "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$"
-    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
-)

@@ -28,6 +28,15 @@ TOKEN_BYTES = 32
 MIN_PASSWORD_LENGTH = 8
 
 
+UNKNOWN_USER_HASH = (
+    "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+)
+"""A hash no password matches: checking against it for an unknown user name takes
+as long as a real check, so the time of a failed login says nothing about whether
+the name exists."""
+
+
 def hash_password(password: str, *, n: int = SCRYPT_N) -> str:
     """The stored form of ``password``, with a fresh random salt."""
     salt = secrets.token_bytes(SALT_BYTES)

@@ -27,7 +27,12 @@ from fastapi.templating import Jinja2Templates
 from zoe.api.deps import Caller, State
 from zoe.api.errors import ApiError
 from zoe.api.routes_executions import _owned
-from zoe.api.security import new_token, token_digest, verify_password
+from zoe.api.security import (
+    UNKNOWN_USER_HASH,
+    new_token,
+    token_digest,
+    verify_password,
+)
 from zoe.api.submission import notify, store
 from zoe.core.errors import InvalidZApp, NotAZApp, NotFound, ZoeError
 from zoe.core.execution import ExecutionStatus
@@ -122,6 +127,7 @@ async def login(
         try:
             found = tx.get_user(user)
         except NotFound:
+            verify_password(password, UNKNOWN_USER_HASH)  # same time as a real check
             return None
         if not verify_password(password, found.password_hash):
             return None

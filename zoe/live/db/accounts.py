@@ -88,9 +88,13 @@ def create_token(
 ) -> TokenRecord:
     """Store the digest of a new token of ``user_name``, valid till ``expires_time``.
 
-    Raises :class:`NotFound` for an unknown user.
+    The user's expired tokens are forgotten at the same time, so the table does
+    not grow with every login. Raises :class:`NotFound` for an unknown user.
     """
     user = tx.get_user(user_name)
+    tx.cur.execute(
+        "DELETE FROM tokens WHERE user_id = %s AND expires_time <= now()", (user.id,)
+    )
     tx.cur.execute(
         "INSERT INTO tokens (user_id, digest, name, expires_time) "
         "VALUES (%s, %s, %s, %s) RETURNING id, created_time, expires_time",
@@ -118,12 +122,6 @@ def revoke_token(tx: Transaction, digest: str) -> bool:
     """Forget the token of ``digest``; False if there was none."""
     tx.cur.execute("DELETE FROM tokens WHERE digest = %s", (digest,))
     return bool(tx.cur.rowcount)
-
-
-def purge_expired_tokens(tx: Transaction) -> int:
-    """Forget every expired token; return how many."""
-    tx.cur.execute("DELETE FROM tokens WHERE expires_time <= now()")
-    return int(tx.cur.rowcount)
 
 
 def count_admins(tx: Transaction) -> int:
