@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,11 +16,21 @@ from zoe.api.web import COOKIE, csrf_of
 pytestmark = pytest.mark.integration
 
 
+def login_token(client: httpx.Client) -> str:
+    """The login token of the form ``client`` gets (its cookie is kept)."""
+    form = client.get("/login")
+    found = re.search(r'name="login_csrf" value="([0-9a-f]+)"', form.text)
+    assert found is not None, form.text
+    return found.group(1)
+
+
 @contextmanager
 def session(api: Api, user: str) -> Iterator[httpx.Client]:
     """A client with the session cookie of ``user``."""
     with httpx.Client(base_url=api.url) as client:
-        reply = client.post("/login", data={"user": user, "password": PASSWORD})
+        token = login_token(client)
+        form = {"user": user, "password": PASSWORD, "login_csrf": token}
+        reply = client.post("/login", data=form)
         assert reply.status_code == 303
         assert reply.headers["location"] == "/"
         cookie = reply.headers["set-cookie"]
@@ -32,9 +43,28 @@ def test_pages_need_a_session(api: Api) -> None:
     for path in ("/", "/submit", "/cluster", "/executions/1"):
         reply = api.client.get(path)
         assert (reply.status_code, reply.headers["location"]) == (303, "/login"), path
-    wrong = api.client.post("/login", data={"user": "alice", "password": "nope"})
+    with httpx.Client(base_url=api.url) as client:
+        form = {"user": "alice", "password": "nope", "login_csrf": login_token(client)}
+        wrong = client.post("/login", data=form)
     assert wrong.status_code == 401
     assert "Wrong user or password." in wrong.text
+
+
+def test_a_login_without_the_forms_token_is_refused(api: Api) -> None:
+    # another site can make a browser post the login form, but cannot read or set
+    # the cookie whose token the form carries: such a login never happens
+    forged = {"user": "alice", "password": PASSWORD}
+    with httpx.Client(base_url=api.url) as client:
+        bare = client.post("/login", data=forged)
+        token = login_token(client)
+        other = httpx.Client(base_url=api.url)
+        stolen = other.post("/login", data={**forged, "login_csrf": token})
+        other.close()
+
+    assert bare.status_code == 403
+    assert stolen.status_code == 403
+    assert COOKIE not in bare.cookies
+    assert COOKIE not in stolen.cookies
 
 
 def test_a_post_without_the_csrf_token_is_refused(api: Api) -> None:

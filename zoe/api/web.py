@@ -45,6 +45,7 @@ from zoe.live.replies import execution_summary, list_page
 log = logging.getLogger(__name__)
 
 COOKIE = "zoe_session"
+LOGIN_COOKIE = "zoe_login"
 SESSION_HOURS = 12
 PAGE_POLICY = (
     "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
@@ -109,7 +110,39 @@ def page(
 
 @router.get("/login")
 async def login_page(request: Request) -> Response:
-    return page(request, "login.html", None)
+    """The login form, with a fresh login token in a cookie and in the form.
+
+    The login form is protected like the others: a POST must carry the token of
+    the cookie, which another site can neither read nor set.
+    """
+    return _login_form(request, 200)
+
+
+def _login_form(request: Request, status: int, **context: Any) -> Response:
+    nonce = request.cookies.get(LOGIN_COOKIE) or new_token()
+    response = page(
+        request, "login.html", None, status, login_csrf=csrf_of(nonce), **context
+    )
+    _set_cookie(response, request, LOGIN_COOKIE, nonce, 3600)
+    return response
+
+
+def _login_token_matches(request: Request, sent: str) -> bool:
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    return bool(nonce) and bool(sent) and hmac.compare_digest(sent, csrf_of(nonce))
+
+
+def _set_cookie(
+    response: Response, request: Request, name: str, value: str, max_age: int
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
 
 
 @router.post("/login")
@@ -118,8 +151,12 @@ async def login(
     state: State,
     user: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=1024)],
+    login_csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     """Check the password; open a session and go to the executions."""
+    if not _login_token_matches(request, login_csrf):
+        error = "The login form expired; please log in again."
+        return _login_form(request, 403, error=error, user=user)
     token = new_token()
     expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=SESSION_HOURS)
 
@@ -135,18 +172,10 @@ async def login(
         return found
 
     if "\x00" in user or await state.db(lambda r: r.transaction(work)) is None:
-        return page(
-            request, "login.html", None, 401, error="Wrong user or password.", user=user
-        )
+        return _login_form(request, 401, error="Wrong user or password.", user=user)
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(
-        COOKIE,
-        token,
-        max_age=SESSION_HOURS * 3600,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    _set_cookie(response, request, COOKIE, token, SESSION_HOURS * 3600)
+    response.delete_cookie(LOGIN_COOKIE)
     return response
 
 
