@@ -28,16 +28,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from live_setup import database, free_port
 
 IMAGE = os.environ.get("ZOE_TEST_IMAGE", "zoe-test/busybox:1")
 FINAL = {"finished", "terminated", "error", "rejected"}
@@ -64,24 +64,6 @@ def zapp(kind: str, command: list[str]) -> dict[str, Any]:
             }
         ],
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def database(folder: Path) -> tuple[str, Callable[[], None]]:
-    configured = os.environ.get("ZOE_TEST_DATABASE_URL")
-    if configured:
-        return configured, lambda: None
-    from zoe.live.db import EmbeddedPostgres
-
-    folder.chmod(0o711)
-    server = EmbeddedPostgres(folder / "pg", durable=False)
-    return server.start(), server.stop
 
 
 def start_master(
