@@ -10,49 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from sim_builders import nodes, zapp
 
-from zoe.core.cluster import Node
 from zoe.core.errors import BackendError, InvalidTrace
-from zoe.core.resources import Resources
 from zoe.core.snapshot import ExecutionView, Placement, Plan, Rejection, Snapshot
-from zoe.core.zapp import ZApp, parse_zapp
+from zoe.core.zapp import ZApp
 from zoe.sim.metrics import RecordStatus
 from zoe.sim.run import simulate
 from zoe.sim.traces.base import TraceEntry
 
-GIB = 1024**3
-
-
-def zapp(*groups: tuple[int, int, float, int]) -> ZApp:
-    """A ZApp of groups (essential_count, total_count, cores, memory GiB)."""
-    services = [
-        {
-            "name": f"g{i}",
-            "image": "img",
-            "essential_count": essential,
-            "total_count": total,
-            "resources": {"cores": cores, "memory": f"{memory}GiB"},
-        }
-        for i, (essential, total, cores, memory) in enumerate(groups)
-    ]
-    return parse_zapp(
-        {
-            "name": "app",
-            "version": 4,
-            "frameworks": [{"name": "f", "services": services}],
-        }
-    )
-
 
 def entry(eid: str, submit: float, duration: float, app: ZApp) -> TraceEntry:
     return TraceEntry(eid, submit, duration, app)
-
-
-def nodes(count: int, cores: int, memory_gib: int = 16) -> list[Node]:
-    return [
-        Node(f"node-{i}", Resources(cores * 1000, memory_gib * GIB))
-        for i in range(count)
-    ]
 
 
 class FifoFirstFit:

@@ -7,41 +7,17 @@ three modes, the linear runtime model) in the comments above it.
 from __future__ import annotations
 
 import pytest
+from sim_builders import nodes, zapp
 
 from zoe.core.cluster import Node
-from zoe.core.resources import Resources
-from zoe.core.zapp import ZApp, parse_zapp
 from zoe.policies.registry import make_policy
 from zoe.sim.metrics import RecordStatus
 from zoe.sim.run import SimResult, simulate
 from zoe.sim.traces.base import TraceEntry
 
-GIB = 1024**3
-
-
-def zapp(*groups: tuple[int, int, float, int]) -> ZApp:
-    """A ZApp of groups (essential_count, total_count, cores, memory GiB)."""
-    services = [
-        {
-            "name": f"g{i}",
-            "image": "img",
-            "essential_count": essential,
-            "total_count": total,
-            "resources": {"cores": cores, "memory": f"{memory}GiB"},
-        }
-        for i, (essential, total, cores, memory) in enumerate(groups)
-    ]
-    return parse_zapp(
-        {
-            "name": "app",
-            "version": 4,
-            "frameworks": [{"name": "f", "services": services}],
-        }
-    )
-
 
 def one_node(cores: int, memory_gib: int = 16) -> list[Node]:
-    return [Node("node-0", Resources(cores * 1000, memory_gib * GIB))]
+    return nodes(1, cores, memory_gib)
 
 
 def times(result: SimResult) -> dict[str, tuple[float | None, ...]]:
