@@ -36,8 +36,6 @@ _NO_DRAWS = Random(0)  # handed to rules that never draw
 
 
 class _Mode(Protocol):
-    def admission_services(self, pending: Pending) -> list[tuple[int, int]]: ...
-
     def run(self, queue: Iterable[Pending], ctx: RoundContext) -> None: ...
 
 
@@ -173,28 +171,13 @@ class SchedulingPolicy:
     def _admission(self, view: ExecutionView, empty: RoundContext) -> str | None:
         """None when ``view`` can run on the empty cluster, else the reason why not."""
         pending = Pending.of(view)
-        services = _MODE_ADMISSION[self.mode](pending)
+        # rigid starts all services at once; the other modes, the essential ones
+        services = pending.missing() if self.mode == "rigid" else pending.essential
         placed = empty.place_all(view.groups, services)
         if placed is not None:
             empty.unplace(view.groups, placed)
             return None
         return _why_not(view, services, empty.state)
-
-
-def _all_services(pending: Pending) -> list[tuple[int, int]]:
-    return Rigid().admission_services(pending)
-
-
-def _essential_services(pending: Pending) -> list[tuple[int, int]]:
-    return pending.essential
-
-
-_MODE_ADMISSION = {
-    "rigid": _all_services,
-    "elastic": _essential_services,
-    "flexible": _essential_services,
-    "backfill": _essential_services,
-}
 
 
 def _why_not(

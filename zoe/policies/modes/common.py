@@ -27,6 +27,12 @@ class Pending:
     essential: list[tuple[int, int]]
     elastic: list[list[int]]
 
+    def missing(self) -> list[tuple[int, int]]:
+        """Every service it lacks, essential then elastic, in instance order."""
+        return self.essential + [
+            (g, i) for g, indices in enumerate(self.elastic) for i in indices
+        ]
+
     @classmethod
     def of(cls, view: ExecutionView) -> Pending:
         """Compute what ``view`` lacks from its placements."""

@@ -25,10 +25,6 @@ class Elastic:
     def __init__(self, preemptor: Preemptor | None = None) -> None:
         self.preemptor = preemptor
 
-    def admission_services(self, pending: Pending) -> list[tuple[int, int]]:
-        """Admission tries the essential services only."""
-        return pending.essential
-
     def run(self, queue: Iterable[Pending], ctx: RoundContext) -> None:
         """Place the queue on ``ctx`` in order until an execution's core is stuck."""
         for pending in queue:

@@ -59,10 +59,6 @@ class Flexible:
     def __init__(self, preemptor: Preemptor | None = None) -> None:
         self.preemptor = preemptor
 
-    def admission_services(self, pending: Pending) -> list[tuple[int, int]]:
-        """Admission tries the essential services only."""
-        return pending.essential
-
     def run(self, queue: Iterable[Pending], ctx: RoundContext) -> None:
         """Run the round over ``queue`` on ``ctx`` and commit its placements."""
         state = ctx.state

@@ -16,18 +16,10 @@ class Rigid:
 
     name = "rigid"
 
-    def admission_services(self, pending: Pending) -> list[tuple[int, int]]:
-        """Under rigid, admission tries every service of the execution."""
-        return pending.essential + [
-            (g, i) for g, missing in enumerate(pending.elastic) for i in missing
-        ]
-
     def run(self, queue: Iterable[Pending], ctx: RoundContext) -> None:
         """Place the queue on ``ctx`` in order until one does not fit."""
         for pending in queue:
-            placed = ctx.place_all(
-                pending.view.groups, self.admission_services(pending)
-            )
+            placed = ctx.place_all(pending.view.groups, pending.missing())
             if placed is None:
                 return
             ctx.commit(pending.view, placed)
