@@ -365,9 +365,6 @@ class Engine:
     # -- snapshots -------------------------------------------------------------
 
     def _snapshot(self, now: float) -> Snapshot:
-        # TODO(#4): a round costs time in the number of nodes and of active
-        # executions, however little changed; remove when snapshots are built
-        # incrementally and rigid-fifo runs within 3x the heapq floor.
         cluster = self.cluster
         for i in self._dirty_nodes:
             self._node_views[i] = NodeView(
@@ -394,6 +391,11 @@ class Engine:
     # -- applying plans ----------------------------------------------------------
 
     def _apply(self, plan: Plan, now: float) -> None:
+        # TODO(#4): placing (in the policy) and applying (here) one service at a
+        # time is most of a run's cost: rigid-fifo runs in 60x the time of the
+        # heapq floor of benchmarks/sim_bench.py, where the goal is 3x, and the
+        # floor that only places services first-fit already takes 11x. Remove
+        # when plans place alike instances of a group in bulk and the goal is met.
         touched: dict[_Run, None] = {}
         for ref in plan.stops:
             run = self._active.get(ref.execution_id)
