@@ -58,15 +58,18 @@ def run_case(policy: str, apps: int, seed: int, cluster: str) -> dict[str, float
     }
 
 
-def run_floor(apps: int, seed: int, cluster: str) -> dict[str, float]:
-    """A bare heapq loop: FIFO, all services at once, one pool of resources."""
+def run_floor(name: str, apps: int, seed: int, cluster: str) -> dict[str, float]:
+    """One of the bare loops, ``heapq-floor`` or ``heapq-services``."""
     from zoe.core.cluster import parse_cluster
     from zoe.sim.generators import generate
 
     nodes = parse_cluster(cluster)
     entries = list(generate("paper", seed=seed, apps=apps, **_arrivals_for(nodes)))
     started = time.perf_counter()
-    count = bare_fifo(entries, sum(n.capacity.millicores for n in nodes))
+    if name == "heapq-services":
+        count = bare_fifo_services(entries, nodes)
+    else:
+        count = bare_fifo(entries, sum(n.capacity.millicores for n in nodes))
     wall = time.perf_counter() - started
     return {
         "wall": wall,
@@ -106,24 +109,6 @@ def bare_fifo(entries: Iterable[TraceEntry], capacity: int) -> int:
             heapq.heappush(events, (now + duration, 0, head, need))
             head += 1
     return count
-
-
-def run_service_floor(apps: int, seed: int, cluster: str) -> dict[str, float]:
-    """The heapq loop again, placing each service first-fit on the nodes."""
-    from zoe.core.cluster import parse_cluster
-    from zoe.sim.generators import generate
-
-    nodes = parse_cluster(cluster)
-    entries = list(generate("paper", seed=seed, apps=apps, **_arrivals_for(nodes)))
-    started = time.perf_counter()
-    count = bare_fifo_services(entries, nodes)
-    wall = time.perf_counter() - started
-    return {
-        "wall": wall,
-        "executions": count,
-        "rounds": count,
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
 
 
 def bare_fifo_services(entries: Iterable[TraceEntry], nodes: list[Node]) -> int:
@@ -208,10 +193,8 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.case:
-        if args.case == "heapq-floor":
-            figures = run_floor(args.apps, args.seed, args.cluster)
-        elif args.case == "heapq-services":
-            figures = run_service_floor(args.apps, args.seed, args.cluster)
+        if args.case in FLOORS:
+            figures = run_floor(args.case, args.apps, args.seed, args.cluster)
         else:
             figures = run_case(args.case, args.apps, args.seed, args.cluster)
         print(json.dumps(figures))
