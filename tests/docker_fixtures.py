@@ -118,17 +118,25 @@ class DockerDaemon:
                 self.process.wait(10)
 
 
-def start_netns_daemon(name: str, folder: Path, load_from: str) -> DockerDaemon:
-    """Start dockerd in network namespace ``name`` and load the test image into it."""
-    for tool in ("ip", "nsenter", "dockerd", "docker"):
+def start_netns_daemon(
+    name: str, folder: Path, load_from: str, hostname: str | None = None
+) -> DockerDaemon:
+    """Start dockerd in network namespace ``name`` and load the test image into it.
+
+    ``hostname``: the daemon also gets its own UTS namespace with that hostname
+    (a Swarm node is known by its hostname, which must differ from the host's).
+    """
+    for tool in ("ip", "nsenter", "dockerd", "docker", "unshare"):
         if shutil.which(tool) is None:
             no_docker(f"{tool} is not installed (needed for a second daemon)")
     subprocess.run(["ip", "netns", "add", name], check=True)
     subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
     socket = folder / "docker.sock"
+    rename = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"']
     command = [
         "nsenter",
         f"--net=/var/run/netns/{name}",
+        *([*rename, hostname] if hostname else []),
         "dockerd",
         "--data-root",
         str(folder / "data"),
