@@ -1,8 +1,9 @@
 """The web interface in Debian's Chromium, driven by Playwright.
 
 Logs in, submits a ZApp (first with a fault, shown beside the input), watches it
-run, opens the cluster page, terminates the execution; saves a screenshot of each
-page in ``results/screenshots/`` (or ``$ZOE_SCREENSHOTS``) for review.
+run, opens the cluster page, terminates the execution, opens the experiments
+page; saves a screenshot of each page in ``results/screenshots/`` (or
+``$ZOE_SCREENSHOTS``) for review.
 ``scripts/browser.sh setup`` installs Chromium where it may.
 """
 
@@ -108,3 +109,7 @@ def test_log_in_submit_watch_and_terminate(
     page.screenshot(path=shots / "8-executions-narrow.png", full_page=True)
     page.goto(f"{api.url}/cluster")
     page.screenshot(path=shots / "9-cluster-narrow.png", full_page=True)
+
+    page.get_by_role("link", name="Experiments").click()
+    expect(page.get_by_role("button", name="Start")).to_be_visible()
+    page.screenshot(path=shots / "10-experiments-narrow.png", full_page=True)

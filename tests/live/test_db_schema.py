@@ -86,6 +86,7 @@ def test_migrations_apply_once_then_nothing(db: Database) -> None:
         "events",
         "requests",
         "tokens",
+        "experiments",
     }
 
     assert migrate(db) == []

@@ -1,10 +1,11 @@
 """The FastAPI application: routers, error handlers, security headers, lifespan.
 
 Read top to bottom, :func:`create_app` is the whole stack: the state (pools of
-database connections and master sockets) opened in the lifespan, the security
-headers on every reply, the handlers that turn every error into JSON, and the
-routers under ``/api/v1``, then the web interface (:mod:`zoe.api.web`) and its
-static files. The OpenAPI document is ``/api/v1/openapi.json``.
+database connections and master sockets) and the experiment worker, opened in
+the lifespan, the security headers on every reply, the handlers that turn every
+error into JSON, and the routers under ``/api/v1``, then the web interface
+(:mod:`zoe.api.web`, :mod:`zoe.api.web_experiments`) and its static files. The
+OpenAPI document is ``/api/v1/openapi.json``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,17 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from zoe import __version__
-from zoe.api import routes_executions, routes_system, routes_users, schemas, web
+from zoe.api import (
+    routes_executions,
+    routes_experiments,
+    routes_system,
+    routes_users,
+    schemas,
+    web,
+    web_experiments,
+)
 from zoe.api.errors import install_handlers
+from zoe.api.experiment_worker import ExperimentWorker
 from zoe.api.state import ApiState
 
 if TYPE_CHECKING:
@@ -55,9 +65,13 @@ def create_app(config: ApiConfig) -> FastAPI:
         state = ApiState(config)
         await to_thread.run_sync(state.migrate)
         app.state.api = state
+        worker = ExperimentWorker(config)
+        app.state.experiments = worker
+        worker.start()
         try:
             yield
         finally:
+            await to_thread.run_sync(worker.stop)
             state.close()
 
     app = FastAPI(
@@ -72,15 +86,15 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.middleware("http")(_security_headers)
     install_handlers(app, web.error_page)
     app.add_exception_handler(web.LoginRequired, web.login_required)
-    # TODO(#8): experiments (submit a specification, follow it, get its results
-    # and figures) have no router yet; remove when they and their page exist.
     for router in (
         routes_system.router,
         routes_executions.router,
         routes_users.router,
+        routes_experiments.router,
     ):
         app.include_router(router, prefix=PREFIX, responses=_ERRORS)
     app.include_router(web.router)
+    app.include_router(web_experiments.router)
     static = resources.files("zoe.api").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     return app

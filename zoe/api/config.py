@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
+
+from zoe.core.errors import InvalidInput
+from zoe.live.config import default_data_dir
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
@@ -18,6 +22,13 @@ class ApiConfig:
       (the API tries once more after a silence, then answers 503).
     - ``token_lifetime_days``: how long a new bearer token is valid.
     - ``pool_size``: database connections (and master sockets) kept open.
+    - ``data_dir``: the API's own files; experiments are written under
+      ``data_dir/experiments/<deployment>/<id>``.
+    - ``traces_dir``: the only folder whose files (traces, cluster JSON files) an
+      experiment may name, by a relative path; default ``data_dir/traces``.
+    - ``experiment_workers``: experiments run at once (the others wait in a
+      queue); ``experiment_processes``: worker processes of one experiment;
+      ``max_experiment_runs``: the most runs (grid cells) one experiment may have.
     """
 
     database_url: str
@@ -27,3 +38,20 @@ class ApiConfig:
     master_timeout_ms: int = 1000
     token_lifetime_days: float = 30.0
     pool_size: int = 8
+    data_dir: Path = dataclasses.field(default_factory=default_data_dir)
+    traces_dir: Path | None = None
+    experiment_workers: int = 1
+    experiment_processes: int = 1
+    max_experiment_runs: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("experiment_workers", "experiment_processes"):
+            if getattr(self, name) < 1:
+                raise InvalidInput(f"{name} must be 1 or more")
+        if self.max_experiment_runs < 1:
+            raise InvalidInput("max_experiment_runs must be 1 or more")
+
+    @property
+    def experiment_traces_dir(self) -> Path:
+        """The folder experiments may read files from (see ``traces_dir``)."""
+        return self.traces_dir or self.data_dir / "traces"

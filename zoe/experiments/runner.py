@@ -72,13 +72,18 @@ class ExperimentResult:
 
 
 def run_experiment(
-    spec: ExperimentSpec, options: RunnerOptions, *, console: Console | None = None
+    spec: ExperimentSpec,
+    options: RunnerOptions,
+    *,
+    console: Console | None = None,
+    on_run: Callable[[str, bool], None] | None = None,
 ) -> ExperimentResult:
     """Run every run of ``spec`` not yet done, then write the table, figures, report.
 
-    A failed run is recorded and reported; the others go on. Raises only for
-    problems of the whole experiment (a bad spec, an unwritable folder, an
-    unreachable Dask scheduler).
+    A failed run is recorded and reported; the others go on. ``on_run`` is called
+    with the run id and whether it succeeded as each run is settled (stored or
+    recorded as failed), in this process. Raises only for problems of the whole
+    experiment (a bad spec, an unwritable folder, an unreachable Dask scheduler).
     """
     started = datetime.now(UTC)
     out_dir = options.out_dir
@@ -91,7 +96,7 @@ def run_experiment(
     result = ExperimentResult(out_dir, runs)
     pending = {r.run_id for r in todo}
     result.reused = [r.run_id for r in runs if r.run_id not in pending]
-    _execute(todo, options, result, console, len(runs))
+    _execute(todo, options, result, console, len(runs), on_run)
 
     _write_json(out_dir / "failures.json", result.failures)
     finish(spec, result, options, console)
@@ -182,6 +187,7 @@ def _execute(
     result: ExperimentResult,
     console: Console | None,
     total: int,
+    on_run: Callable[[str, bool], None] | None = None,
 ) -> None:
     from rich.progress import (
         BarColumn,
@@ -207,8 +213,11 @@ def _execute(
         for outcome in outcomes(todo, options):
             run = by_id[outcome.run_id]
             shown = progress.console if console is not None else None
+            failed = len(result.failures)
             _settle(run, outcome, options.out_dir / "runs", result, shown)
             progress.advance(task)
+            if on_run is not None:
+                on_run(run.run_id, len(result.failures) == failed)
 
 
 def _settle(
