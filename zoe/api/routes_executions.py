@@ -11,16 +11,18 @@ import logging
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from zoe.api import schemas
 from zoe.api.deps import Caller, Reader, State, Writer
 from zoe.api.errors import ApiError, not_found
+from zoe.api.logstream import OPENAPI_TEXT, OutputTarget, open_output
 from zoe.api.submission import notify, store
 from zoe.core.errors import NotFound
 from zoe.core.execution import ExecutionStatus
 from zoe.core.zapp_import import load_zapp
 from zoe.live.db import ExecutionRecord, Repository, ServiceRecord, Transaction
+from zoe.live.output import SECONDS_PATTERN
 from zoe.live.replies import execution_detail, execution_summary, list_page
 
 log = logging.getLogger(__name__)
@@ -152,16 +154,25 @@ async def logs(
     execution_id: ExecutionId,
     service: Annotated[str | None, Query(max_length=64)] = None,
     tail: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            pattern=SECONDS_PATTERN,
+            description="Only what was written at or after it: UNIX seconds, "
+            "such as the `next_since` of an earlier read.",
+        ),
+    ] = None,
 ) -> Any:
-    """The output of the execution's containers, read through the master.
+    """The output of the execution's containers, read once through the master.
 
-    409 when the backend keeps no container output (the simulated one).
+    409 when the backend keeps no container output (the simulated one). To
+    follow a service's output as it is written, see ``/services/{id}/logs``.
     """
-    # TODO(#8): this is one read of the output, not a stream; remove when the
-    # output follows the containers as they write (server-sent events).
     await _owned(state, caller, execution_id)
     return await state.master(
-        lambda client: client.logs(execution_id, service=service, tail=tail)
+        lambda client: client.logs(
+            execution_id, service=service, tail=tail, since=since
+        )
     )
 
 
@@ -181,9 +192,8 @@ async def delete(state: State, caller: Writer, execution_id: ExecutionId) -> Any
     return {"id": execution_id, "deleted": True}
 
 
-@router.get("/services/{service_id}", response_model=schemas.ServiceOut)
-async def get_service(state: State, caller: Reader, service_id: ServiceId) -> Any:
-    """One service: status, node, ports, resources, exit code and reason."""
+async def _owned_service(state: State, caller: Caller, service_id: int) -> Any:
+    """One service of an execution the caller may see; 404 otherwise."""
 
     def work(tx: Transaction) -> int:
         return tx.get_service(service_id).execution_id
@@ -197,3 +207,35 @@ async def get_service(state: State, caller: Reader, service_id: ServiceId) -> An
         if service["id"] == service_id:
             return service
     raise not_found("service", service_id)
+
+
+@router.get("/services/{service_id}", response_model=schemas.ServiceOut)
+async def get_service(state: State, caller: Reader, service_id: ServiceId) -> Any:
+    """One service: status, node, ports, resources, exit code and reason."""
+    return await _owned_service(state, caller, service_id)
+
+
+@router.get(
+    "/services/{service_id}/logs",
+    response_class=Response,  # its media type is set by the 200 of OPENAPI_TEXT
+    responses=OPENAPI_TEXT,
+)
+async def service_logs(
+    request: Request,
+    state: State,
+    caller: Reader,
+    service_id: ServiceId,
+    follow: Annotated[
+        bool, Query(description="Go on as the service writes, until it ends.")
+    ] = False,
+    tail: Annotated[
+        int | None, Query(ge=1, le=100_000, description="Start with the last N lines.")
+    ] = None,
+) -> Response:
+    """The service's output (stdout and stderr) as text, streamed as it is written.
+
+    409 (JSON, before any text) when the backend keeps no container output.
+    """
+    service = await _owned_service(state, caller, service_id)
+    target = OutputTarget(service["execution_id"], service["name"], service_id)
+    return await open_output(request, state, target, follow=follow, tail=tail)

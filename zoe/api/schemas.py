@@ -100,6 +100,15 @@ class ServiceOut(BaseModel):
     memory: int
     exit_code: int | None
     reason: str | None
+    cpu_usage: float | None = Field(
+        None, description="Cores in use at `usage_time` (Docker backends)."
+    )
+    memory_usage: int | None = Field(
+        None, description="Bytes of memory in use at `usage_time`."
+    )
+    usage_time: str | None = Field(
+        None, description="When the latest usage sample was taken."
+    )
 
 
 class ExecutionSummary(BaseModel):
@@ -134,6 +143,13 @@ class ServiceLogs(BaseModel):
     name: str
     logs: str
     missing: str | None = None
+    last_time: str | None = Field(
+        None, description="UNIX seconds of the last line, exact to the nanosecond."
+    )
+    next_since: str | None = Field(
+        None, description="The `since` of the master's logs op that reads on."
+    )
+    ended: bool = Field(False, description="The service writes nothing more.")
 
 
 class LogsOut(BaseModel):

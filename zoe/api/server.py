@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from zoe.api.config import ApiConfig
 
 
+SHUTDOWN_DURATION = 5
+"""Seconds a stopping server gives open replies before it cancels them."""
+
+
 def parse_listen(listen: str) -> tuple[str, int]:
     """``(host, port)`` of ``HOST:PORT`` (``[::1]:8080`` for IPv6)."""
     host, sep, port_text = listen.rpartition(":")
@@ -47,6 +51,8 @@ def make_server(config: ApiConfig, listen: str, log_level: str) -> uvicorn.Serve
         access_log=False,
         server_header=False,
         lifespan="on",
+        # followed output streams never end by themselves: cut them at shutdown
+        timeout_graceful_shutdown=SHUTDOWN_DURATION,
     )
     return uvicorn.Server(settings)
 

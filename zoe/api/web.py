@@ -20,13 +20,14 @@ import uuid
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from zoe.api.deps import Caller, State
 from zoe.api.errors import ApiError
-from zoe.api.routes_executions import _owned
+from zoe.api.logstream import OutputTarget, open_output
+from zoe.api.routes_executions import _owned, _owned_service
 from zoe.api.security import (
     UNKNOWN_USER_HASH,
     new_token,
@@ -238,6 +239,21 @@ async def execution_fragment(
 ) -> Response:
     context = await _execution_context(state, caller, execution_id)
     return page(request, "_execution.html", caller, **context)
+
+
+@router.get("/services/{service_id}/logs")
+async def service_logs(
+    request: Request,
+    state: State,
+    caller: WebCaller,
+    service_id: int,
+    follow: bool = False,
+    tail: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+) -> Response:
+    """A service's output as text, as the API's, for the execution page."""
+    service = await _owned_service(state, caller, service_id)
+    target = OutputTarget(service["execution_id"], service["name"], service_id)
+    return await open_output(request, state, target, follow=follow, tail=tail)
 
 
 @router.post("/executions/{execution_id}/terminate")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,26 @@ class ApiClient:
             return reply.json() if reply.content else None
         raise _error_of(reply)
 
+    def stream_text(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[str]:
+        """The text of a streamed reply, chunk by chunk, as it comes; raise on an
+        error reply. Waits for data without a time limit; close the iterator to
+        stop early."""
+        timeout = httpx.Timeout(self._http.timeout.connect, read=None)
+        try:
+            with self._http.stream(
+                "GET", path, params=params, timeout=timeout
+            ) as reply:
+                if not reply.is_success:
+                    reply.read()
+                    raise _error_of(reply)
+                yield from reply.iter_text()
+        except httpx.HTTPError as exc:
+            raise ApiRequestError(
+                0, "Unreachable", f"the stream from the API at {self.url} broke ({exc})"
+            ) from None
+
     def login(self, user: str, password: str) -> dict[str, Any]:
         """A new token: ``{"token", "user", "role", "expires_time", "name"}``."""
         body = {"user": user, "password": password, "name": "cli"}
@@ -178,6 +198,15 @@ class RestExecutions:
             params={k: v for k, v in params.items() if v is not None},
         )
         return result
+
+    def follow_service(
+        self, service_id: int, *, tail: int | None = None, follow: bool = True
+    ) -> Iterator[str]:
+        """A service's output as it is written, until the service has ended."""
+        params: dict[str, Any] = {"follow": "true" if follow else "false"}
+        if tail is not None:
+            params["tail"] = tail
+        return self.client.stream_text(f"/services/{service_id}/logs", params)
 
     def cluster(self) -> dict[str, Any]:
         result: dict[str, Any] = self.client.request("GET", "/cluster")

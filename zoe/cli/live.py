@@ -233,7 +233,11 @@ def _serve_with_api(config: MasterConfig, dsn: str, api_listen: str) -> None:
     except ZoeError as exc:
         raise _fail(str(exc), FAILED_EXIT) from None
     settings = ApiConfig(
-        dsn, config.deployment, master=master.address, master_token=config.token
+        dsn,
+        config.deployment,
+        master=master.address,
+        master_token=config.token,
+        data_dir=config.data_dir,
     )
     server = make_server(settings, api_listen, config.log_level)
     stop = threading.Event()
@@ -440,7 +444,7 @@ def get(
     master_address: MasterOption = None,
     user: UserOption = None,
 ) -> None:
-    """Show one execution and its services."""
+    """Show one execution and its services, with their latest resource usage."""
     with _connected(master_address, user) as client:
         record = client.get(execution_id)
     if as_json:
@@ -453,8 +457,18 @@ def get(
     for service in record["services"]:
         typer.echo(
             f"  service {service['name']}: {service['status']} on "
-            f"{service['node'] or '-'}"
+            f"{service['node'] or '-'}" + _usage(service)
         )
+
+
+def _usage(service: dict[str, Any]) -> str:
+    """``, cpu 0.52 cores, memory 12.0 MiB at TIME`` once a sample was taken."""
+    if not service.get("usage_time"):
+        return ""
+    cpu = service.get("cpu_usage")
+    cores = "-" if cpu is None else f"{cpu:.2f}"
+    memory = (service.get("memory_usage") or 0) / 2**20
+    return f", cpu {cores} cores, memory {memory:.1f} MiB at {service['usage_time']}"
 
 
 @exec_app.command("logs")
@@ -466,10 +480,28 @@ def logs(
     tail: Annotated[
         int | None, typer.Option(min=1, help="Only the last N lines of each.")
     ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="Go on as the service writes until it ends (through the API; "
+            "name the service with --service if there are several).",
+        ),
+    ] = False,
     master_address: MasterOption = None,
     user: UserOption = None,
 ) -> None:
-    """Print the output of an execution's containers."""
+    """Print the output of an execution's containers, or follow one service's."""
+    if follow:
+        if master_address is not None:
+            raise _fail(
+                "--follow goes through the REST API: drop --master", INVALID_EXIT
+            )
+        from zoe.cli.follow import follow_logs
+
+        follow_logs(execution_id, service, tail)
+        return
     with _connected(master_address, user) as client:
         result = client.logs(execution_id, service=service, tail=tail)
     for found in result["services"]:

@@ -215,6 +215,7 @@ def api(
         config.deployment,
         master=master_address or config.listen,
         master_token=config.token,
+        data_dir=config.data_dir,
     )
     serve(settings, address, config.log_level)
 

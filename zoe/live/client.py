@@ -150,14 +150,22 @@ class MasterClient:
         return self.call(Op.GET, {"execution_id": execution_id})
 
     def logs(
-        self, execution_id: int, *, service: str | None = None, tail: int | None = None
+        self,
+        execution_id: int,
+        *,
+        service: str | None = None,
+        tail: int | None = None,
+        since: float | str | None = None,
     ) -> dict[str, Any]:
-        """Container output: ``{"execution_id", "services": [{"name", "logs"}]}``."""
+        """Container output: ``{"execution_id", "services": [...]}``.
+
+        Each service is ``{"name", "logs", "missing", "last_time", "next_since",
+        "ended"}``; pass ``next_since`` as ``since`` to read what follows (see the
+        ``logs`` op in docs/protocol.md).
+        """
         args: dict[str, Any] = {"execution_id": execution_id}
-        if service is not None:
-            args["service"] = service
-        if tail is not None:
-            args["tail"] = tail
+        options = {"service": service, "tail": tail, "since": since}
+        args.update({k: v for k, v in options.items() if v is not None})
         return self.call(Op.LOGS, args)
 
     def list_executions(

@@ -24,11 +24,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from zoe.core.errors import BackendError, InvalidInput
 from zoe.core.execution import ExecutionStatus
 from zoe.core.zapp_import import load_zapp
+from zoe.live.db.records import ServiceUsage
 from zoe.live.errors import DatabaseUnavailable
 from zoe.live.protocol import ListArgs, LogsArgs, Op, Request
 from zoe.live.protocol_errors import BadRequestError, ConflictError, UnavailableError
@@ -201,6 +203,7 @@ class Master:
         scheduler = self.scheduler
         for event in self.backend.poll_events(0):
             scheduler.on_event(event)
+        self._record_usage()
         scheduler.cleanup()
         if time.monotonic() >= self._next_tick:
             self._next_tick = time.monotonic() + self.config.tick_duration
@@ -271,6 +274,37 @@ class Master:
         self.scheduler.unavailable = down
         if changed:
             self.scheduler.wanted = True
+
+    def _record_usage(self) -> None:
+        """Write the usage samples a backend took to the rows of their services.
+
+        Only samples of containers the mirror holds for an active service are
+        written (an ended service keeps its last sample), in one transaction.
+        """
+        take = getattr(self.backend, "usage_samples", None)
+        if take is None:
+            return
+        samples = take()
+        if not samples:
+            return
+        services = {
+            service.backend_id: service.id
+            for execution in self.scheduler.executions.values()
+            for service in execution.holding()
+            if service.backend_id
+        }
+        usages = [
+            ServiceUsage(
+                services[sample.backend_id],
+                sample.cpu_cores,
+                sample.memory,
+                datetime.fromtimestamp(sample.sample_time, UTC),
+            )
+            for sample in samples
+            if sample.backend_id in services
+        ]
+        if usages:
+            self.repo.record_usage(usages)
 
     def _pick_up(self) -> None:
         """Take submissions written to the database by others (an API process)."""
@@ -420,7 +454,13 @@ class Master:
         }
 
     def _logs(self, request: Request) -> Mapping[str, Any]:
-        """The output of the execution's containers that the backend still has."""
+        """The output of the execution's containers that the backend still has.
+
+        Each service's entry is :func:`~zoe.live.output.service_output`'s; its
+        status is read before its output, so ``ended`` means nothing follows.
+        """
+        from zoe.live.output import service_output
+
         args: LogsArgs = request.args  # type: ignore[assignment]
         read = getattr(self.backend, "logs", None)
         if read is None:
@@ -434,16 +474,11 @@ class Master:
             return tx.services_of([args.execution_id]).get(args.execution_id, [])
 
         services = self.repo.transaction(work)
-        found = []
-        for service in services:
-            if args.service not in (None, service.name) or not service.backend_id:
-                continue
-            missing: str | None = None
-            try:
-                text = read(service.backend_id, args.tail)
-            except BackendError as exc:
-                text, missing = "", str(exc)
-            found.append({"name": service.name, "logs": text, "missing": missing})
+        found = [
+            service_output(read, service, tail=args.tail, since=args.since)
+            for service in services
+            if args.service in (None, service.name)
+        ]
         return {"execution_id": args.execution_id, "services": found}
 
     def _cluster(self, request: Request) -> Mapping[str, Any]:

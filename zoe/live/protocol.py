@@ -29,9 +29,17 @@ from dataclasses import field
 from enum import StrEnum
 from typing import Annotated, Any, NoReturn
 
-from pydantic import ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
+from pydantic import (
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+)
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.dataclasses import dataclass
+from pydantic_core import PydanticCustomError
 
 from zoe.core.errors import (
     IllegalTransition,
@@ -43,6 +51,7 @@ from zoe.core.errors import (
 from zoe.core.execution import ExecutionStatus
 from zoe.core.zapp import json_path
 from zoe.live.errors import DatabaseUnavailable
+from zoe.live.output import SECONDS_PATTERN
 from zoe.live.protocol_errors import (
     BadReply,
     BadRequestError,
@@ -96,6 +105,26 @@ _STRICT = ConfigDict(extra="forbid")
 Name = Annotated[StrictStr, Field(min_length=1, max_length=128)]
 UserName = Annotated[StrictStr, Field(min_length=1, max_length=64)]
 ExecutionId = Annotated[StrictInt, Field(ge=1)]
+MAX_SINCE = 99_999_999_999
+"""The largest ``since`` (UNIX seconds), in the year 5138."""
+
+
+def _since(value: object) -> float | int | str:
+    """A ``since``: a number of UNIX seconds or a string of decimal seconds."""
+    if isinstance(value, str) and re.match(SECONDS_PATTERN, value):
+        return value
+    if isinstance(value, bool):
+        value = None  # JSON true and false are not numbers
+    if isinstance(value, int | float) and 0 <= value <= MAX_SINCE:
+        return value
+    raise PydanticCustomError(
+        "since",
+        f"since is UNIX seconds: a number from 0 to {MAX_SINCE}, or a string of "
+        'decimal seconds with up to 9 decimals such as "1767607202.123456789"',
+    )
+
+
+Since = Annotated[float | int | str, PlainValidator(_since)]
 
 
 @dataclass(frozen=True, slots=True, config=_STRICT)
@@ -132,11 +161,15 @@ class ListArgs:
 @dataclass(frozen=True, slots=True, config=_STRICT)
 class LogsArgs:
     """``logs``: the output of an execution's containers, or of one ``service``
-    (its name, e.g. ``worker-0``); ``tail`` keeps the last lines of each."""
+    (its name, e.g. ``worker-0``); ``tail`` keeps the last lines of each,
+    ``since`` those written at or after it: UNIX seconds as a number, or as a
+    string of decimal seconds exact to the nanosecond (a reply's ``next_since``).
+    """
 
     execution_id: ExecutionId
     service: Name | None = None
     tail: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
+    since: Since | None = None
 
 
 @dataclass(frozen=True, slots=True, config=_STRICT)

@@ -68,6 +68,9 @@ def execution_detail(
                 "memory": group.resources.memory.min,
                 "exit_code": service.exit_code,
                 "reason": service.reason,
+                "cpu_usage": service.cpu_usage,
+                "memory_usage": service.memory_usage,
+                "usage_time": iso(service.usage_time),
             }
         )
     return result

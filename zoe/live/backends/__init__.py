@@ -15,6 +15,12 @@ execution, service id and name), so that a restarted master can adopt what runs
 and remove what it does not know. A backend never touches the state database and
 never decides where a service goes: the node is in the launch.
 
+Two methods are optional, found by the master with ``getattr``:
+``unavailable_nodes() -> set[str]`` (hosts whose capacity must leave the
+snapshot) and ``usage_samples() -> list[UsageSample]`` (the samples taken since
+the last call, which the master writes to the services' rows). Neither may wait
+for a host.
+
 Backends are named in :data:`BACKENDS`; :func:`make_backend` builds one from
 :class:`BackendSettings` and raises :class:`~zoe.core.errors.UnknownName` listing
 the valid names. Failures to act raise :class:`~zoe.core.errors.BackendError`.
@@ -145,6 +151,22 @@ class ServiceEvent:
     labels: Mapping[str, str]
     exit_code: int | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSample:
+    """The latest resource usage of a container, sampled off the master's thread.
+
+    ``cpu_cores`` is a rate (cores used on average between two readings, so
+    ``None`` until a container has two); ``memory`` is in bytes; ``sample_time``
+    is the UNIX time of the reading.
+    """
+
+    backend_id: str
+    labels: Mapping[str, str]
+    cpu_cores: float | None
+    memory: int
+    sample_time: float
 
 
 class Backend(Protocol):

@@ -16,35 +16,54 @@ never pulled: a missing image, an unknown template, or any refusal of the daemon
 makes that service fail with the reason, as an EXITED event (exit code None);
 :meth:`~DockerEngineBackend.create` never raises for it.
 
-Threads: create, start and remove run on worker threads
-(:class:`~zoe.live.backends.docker_common.Operations`), so the master's loop
-does not wait for a daemon; a thread per host reads the daemon's event stream
-(``start``, ``die``, ``oom``, ``destroy`` of this deployment's containers). Both
-report into one queue that :meth:`~DockerEngineBackend.poll_events` drains on the
-master's thread, which alone owns the backend's bookkeeping.
+Threads: the master's thread never waits for a daemon. Create, start and
+remove run on worker threads (:class:`~zoe.live.backends.docker_common.
+Operations`); a thread per host reads the daemon's event stream (``start``,
+``die``, ``oom``, ``destroy`` of this deployment's containers); a thread per host
+pings it; listings and usage samples run on pools
+(:mod:`~zoe.live.backends.docker_monitor`). All report into one queue that the
+master's thread drains (:meth:`~DockerEngineBackend.poll_events`,
+:meth:`~DockerEngineBackend.unavailable_nodes`); it alone owns the backend's
+bookkeeping. Only :meth:`~DockerEngineBackend.list_services` (recovery) waits,
+for the timeout at most, whatever the number of silent hosts.
 
-Availability: when a host's stream breaks and its daemon does not answer a
-ping, the host is unavailable (:meth:`~DockerEngineBackend.unavailable_nodes`,
-read by the master at its tick) and each container on it that had not exited is
-reported EXITED with the reason ``host ... stopped answering``; when it answers
-again those containers are removed. Every ``reconcile_duration`` seconds the
-backend lists every host's containers and reports the exits and disappearances
-the streams missed.
+Availability: a host is unavailable when its stream breaks and its daemon does
+not answer a ping, or when two pings in a row (every ``probe_duration``
+seconds) get no answer within ``timeout`` (a hung daemon keeps accepting
+connections). Its node leaves the snapshot
+(:meth:`~DockerEngineBackend.unavailable_nodes`, read by the master at its
+tick) and each container on it that had not exited is reported EXITED with the
+reason ``host ... stopped answering``; when it answers again those containers
+are removed.
+
+Reconciliation, every ``reconcile_duration`` seconds: each host's containers
+are listed on a thread; the listing reports the exits and disappearances the
+streams missed, and removes (logged as a warning) the containers with this
+deployment's label that the backend does not track: neither created through
+:meth:`~DockerEngineBackend.create` by this process nor adopted by recovery
+through :meth:`~DockerEngineBackend.list_services`. Creation tracks a container
+before Docker makes it, so an operation in flight is never taken for an
+orphan; as a further guard an orphan is removed only once listings over
+``orphan_grace_duration`` seconds showed it untracked.
+
+Usage, every ``usage_duration`` seconds (0: never): each running container's CPU
+and memory are read on a pool of ``usage_workers`` threads (one-shot stats from
+API 1.41); the master takes the samples with
+:meth:`~DockerEngineBackend.usage_samples`.
 
 Options (the ``[backend_options]`` table): ``hosts`` (see
 :func:`~zoe.live.backends.docker_common.hosts_from_options`), ``address``,
 ``timeout``, ``publish_address``, ``reconcile_duration``, ``api_version``,
-``network``. See docs/docker.md.
+``network``, ``probe_duration``, ``orphan_grace_duration``, ``usage_duration``,
+``usage_workers``. See docs/docker.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import docker
@@ -61,6 +80,7 @@ from zoe.live.backends import (
     ServiceEventKind,
     ServiceLaunch,
     ServiceState,
+    UsageSample,
 )
 from zoe.live.backends.docker_common import (
     UNREACHABLE,
@@ -77,11 +97,8 @@ from zoe.live.backends.docker_common import (
     default_address,
     drop_network_if_unused,
     ensure_network,
-    exit_code_of_status,
-    exit_reason,
     hosts_from_options,
     instance_name,
-    label_filters,
     memory_limit,
     nano_cpus,
     network_name,
@@ -90,6 +107,10 @@ from zoe.live.backends.docker_common import (
     rendered_environment,
     shared_network_name,
 )
+from zoe.live.backends.docker_monitor import Monitor
+from zoe.live.backends.docker_tracking import ContainerBook, Tracked
+from zoe.live.backends.docker_tracking import split_id as _split
+from zoe.live.output import KeptOutput, parse_stamped, select
 
 if TYPE_CHECKING:
     from zoe.core.cluster import Node
@@ -97,21 +118,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_STATES = {"created": ServiceState.CREATED, "running": ServiceState.RUNNING}
+KEPT_LINES = 2000
+"""Lines of a removed container's output kept for its followers."""
 
 
-@dataclass(slots=True)
-class _Tracked:
-    """A container the backend knows: where it is and what it last reported."""
-
-    host: str
-    labels: Mapping[str, str]
-    state: ServiceState
-    oom: bool = False
-    busy: int = 0
-
-
-class DockerEngineBackend:
+class DockerEngineBackend(ContainerBook):
     """Containers on Docker hosts, for one deployment (see the module docstring)."""
 
     name = "docker"
@@ -126,10 +137,19 @@ class DockerEngineBackend:
         reconcile_duration: float = 5.0,
         api_version: str = "auto",
         shared_network: bool = False,
+        probe_duration: float = 2.0,
+        orphan_grace_duration: float = 10.0,
+        usage_duration: float = 30.0,
+        usage_workers: int = 4,
     ) -> None:
         if not hosts:
             raise BackendError("docker backend: no hosts configured")
-        self.deployment = deployment
+        super().__init__(
+            deployment,
+            reconcile_duration=reconcile_duration,
+            orphan_grace_duration=orphan_grace_duration,
+            usage_duration=usage_duration,
+        )
         self.hosts = {h.name: h for h in hosts}
         self._order = [h.name for h in hosts]
         self.timeout = timeout
@@ -137,21 +157,27 @@ class DockerEngineBackend:
         self.reconcile_duration = reconcile_duration
         self.api_version = api_version
         self.shared_network = shared_network
-        self._clients: dict[str, docker.APIClient] = {}
-        self._tracked: dict[str, _Tracked] = {}
-        self._removed: set[str] = set()
-        self._lost: set[str] = set()
-        self._down: dict[str, str] = {}
-        self._pending: list[ServiceEvent] = []
         self._failures = 0
-        self._next_reconcile = time.monotonic() + reconcile_duration
-        self._queue: queue.Queue[Any] = queue.Queue()
+        self._kept = KeptOutput()
         self._operations = Operations(
             self.hosts, self._queue, timeout=timeout, api_version=api_version
         )
+        self._monitor = Monitor(
+            self.hosts,
+            deployment,
+            self._queue,
+            timeout=timeout,
+            api_version=api_version,
+            usage_workers=usage_workers,
+        )
         self._watchers = [Watcher(h, deployment, self._queue, timeout) for h in hosts]
-        for watcher in self._watchers:
-            watcher.start()
+        self._probers = [
+            self._monitor.prober(h.name, probe_duration)
+            for h in hosts
+            if probe_duration > 0
+        ]
+        for thread in [*self._watchers, *self._probers]:
+            thread.start()
 
     @classmethod
     def from_settings(cls, settings: BackendSettings) -> DockerEngineBackend:
@@ -168,9 +194,13 @@ class DockerEngineBackend:
             deployment=settings.deployment,
             timeout=timeout,
             publish_address=str(options.get("publish_address", "127.0.0.1")),
-            reconcile_duration=float(options.get("reconcile_duration", 5.0)),
+            reconcile_duration=_seconds(options, "reconcile_duration", 5.0),
             api_version=str(options.get("api_version", "auto")),
             shared_network=_network_option(options.get("network", "execution")),
+            probe_duration=_seconds(options, "probe_duration", 2.0),
+            orphan_grace_duration=_seconds(options, "orphan_grace_duration", 10.0),
+            usage_duration=_seconds(options, "usage_duration", 30.0),
+            usage_workers=max(1, int(_seconds(options, "usage_workers", 4))),
         )
 
     # -- the Backend interface ---------------------------------------------------
@@ -195,14 +225,12 @@ class DockerEngineBackend:
         if host not in self.hosts:
             return self._failed(launch, f"no host named {host!r} is configured")
         try:
-            spec = self._spec(launch)
+            rendered = self._rendered(launch)
         except TemplateError as exc:
             return self._failed(launch, str(exc))
-        except UNREACHABLE as exc:
-            self._unreachable(host, exc)
-            return self._failed(launch, f"host {host} did not answer: {exc}")
         backend_id = f"{host}/{launch.name}"
-        self._tracked[backend_id] = _Tracked(
+        # tracked before Docker makes it: reconciliation never takes it for an orphan
+        self._tracked[backend_id] = Tracked(
             host, dict(launch.labels), ServiceState.CREATED
         )
         network, labels = self._network_of(launch.execution.execution_id)
@@ -210,7 +238,7 @@ class DockerEngineBackend:
         def job(client: docker.APIClient) -> None:
             ensure_network(client, network, labels)
             try:
-                client.create_container(**spec)
+                client.create_container(**self._spec(client, launch, rendered))
             except docker.errors.ImageNotFound:
                 raise OperationError(
                     f"image {launch.image} not found on host {host} (images are "
@@ -242,9 +270,14 @@ class DockerEngineBackend:
         if host in self._down:
             self._lost.add(backend_id)
             return
+        self._remove_container(backend_id, tracked.labels if tracked else {})
+
+    def _remove_container(self, backend_id: str, labels: Mapping[str, str]) -> None:
+        """Submit the removal of a container of an available host."""
+        host, container = _split(backend_id)
         self._removed.add(backend_id)
         deployment = self.deployment
-        execution = tracked.labels.get(LABEL_EXECUTION, "") if tracked else ""
+        execution = labels.get(LABEL_EXECUTION, "")
         network = None
         if self.shared_network:
             network = shared_network_name(deployment)
@@ -252,6 +285,7 @@ class DockerEngineBackend:
             network = network_name(deployment, int(execution))
 
         def job(client: docker.APIClient) -> None:
+            self._keep_output(client, backend_id, container)
             with contextlib.suppress(docker.errors.NotFound):
                 client.remove_container(container, force=True)
             if network is not None:
@@ -261,23 +295,26 @@ class DockerEngineBackend:
         self._operations.submit(host, backend_id, job)
 
     def list_services(self) -> list[BackendService]:
-        """The containers of this deployment on every host that answers."""
+        """The containers of this deployment on every host that answers.
+
+        Every container listed is tracked from now on (recovery adopts or
+        removes each). Waits for the timeout at most: a host that does not
+        answer by then is not listed, and is marked unavailable until its next
+        ping is answered (if hosts are pinged: ``probe_duration`` > 0).
+        """
         found: list[BackendService] = []
-        for host in self._order:
-            if host in self._down:
-                continue
-            try:
-                rows = self._client(host).containers(
-                    all=True, filters=label_filters(self.deployment)
-                )
-            except UNREACHABLE as exc:
-                self._unreachable(host, exc)
+        hosts = [h for h in self._order if h not in self._down]
+        for host, rows in self._monitor.list_now(hosts).items():
+            if isinstance(rows, str):
+                log.warning("docker: host %s not listed: %s", host, rows)
+                if self._probers:
+                    self._host_down(host, rows, "probe")
                 continue
             found.extend(self._service_of(host, row) for row in rows)
         for service in found:
             if service.backend_id not in self._tracked:
                 state = service.state
-                self._tracked[service.backend_id] = _Tracked(
+                self._tracked[service.backend_id] = Tracked(
                     service.node, dict(service.labels), state
                 )
         return found
@@ -285,11 +322,23 @@ class DockerEngineBackend:
     def poll_events(self, timeout: float) -> list[ServiceEvent]:
         """Events of the hosts' streams (and of reconciliation) since the last call."""
         self._drain(timeout if not self._pending else 0.0)
-        if time.monotonic() >= self._next_reconcile:
-            self._next_reconcile = time.monotonic() + self.reconcile_duration
+        now = time.monotonic()
+        if now >= self._next_reconcile:
+            self._next_reconcile = now + self.reconcile_duration
             self.reconcile()
+        if self._usage.due(now):
+            self._sample_usage(now)
         events, self._pending = self._pending, []
         return events
+
+    def usage_samples(self) -> list[UsageSample]:
+        """The latest usage of each running container sampled since the last call.
+
+        Samples are taken every ``usage_duration`` seconds on other threads;
+        this only hands over what came back.
+        """
+        self._drain()
+        return self._usage.take()
 
     def next_event_delay(self) -> float | None:
         """0 when events wait; a short delay while containers live, to look again.
@@ -305,39 +354,75 @@ class DockerEngineBackend:
     def close(self) -> None:
         """Stop the event threads and close the clients; containers keep running."""
         self._operations.close()
+        self._monitor.close()
         for watcher in self._watchers:
             watcher.stop()
+        for prober in self._probers:
+            prober.stop()
         for client in self._clients.values():
             client.close()
         self._clients.clear()
 
-    def logs(self, backend_id: str, tail: int | None = None) -> str:
-        """The container's output (stdout and stderr), its last ``tail`` lines.
+    def logs(
+        self,
+        backend_id: str,
+        tail: int | None = None,
+        since: float | None = None,
+        timestamps: bool = False,
+    ) -> str:
+        """The container's output (stdout and stderr together).
 
+        ``tail`` keeps the last lines, ``since`` (UNIX seconds) those written at
+        or after it, as Docker's ``since``; ``timestamps`` puts Docker's RFC 3339
+        nano stamp and a space in front of each line, as ``docker logs -t``. A
+        removed container's last output is read from what :meth:`remove` kept.
         Raises :class:`BackendError` if the container or its host is gone.
         """
         host, container = _split(backend_id)
         if container.startswith("failed-"):
             return ""
+        kept = self._kept.get(backend_id)  # kept: being removed, or removed
+        if kept is not None:
+            return select(parse_stamped(kept), tail, since, timestamps)
+        if host in self._down:  # never wait on a host known not to answer
+            raise BackendError(
+                f"docker: no logs of {backend_id}: host {host} does not answer "
+                f"({self._down[host]})"
+            )
         try:
             raw = self._client(host).logs(
                 container,
                 stdout=True,
                 stderr=True,
+                timestamps=timestamps,
                 tail="all" if tail is None else tail,
+                since=since if since is not None and since >= 1.0 else None,
             )
         except (docker.errors.APIError, *UNREACHABLE) as exc:
             raise BackendError(f"docker: no logs of {backend_id}: {exc}") from None
         return bytes(raw).decode("utf-8", errors="replace")
 
+    def _keep_output(
+        self, client: docker.APIClient, backend_id: str, container: str
+    ) -> None:
+        """Keep the container's last output before its removal (worker thread)."""
+        try:
+            raw = client.logs(
+                container, stdout=True, stderr=True, timestamps=True, tail=KEPT_LINES
+            )
+        except docker.errors.NotFound:
+            return
+        except (docker.errors.APIError, *UNREACHABLE) as exc:
+            log.warning("docker: output of %s not kept: %s", backend_id, exc)
+            return
+        self._kept.keep(backend_id, bytes(raw).decode("utf-8", errors="replace"))
+
     def usage(self, backend_id: str) -> dict[str, int]:
         """One sample of the container's CPU time (ns) and memory use (bytes).
 
-        TODO(#7): nothing samples this periodically yet; remove when the master
-        keeps per-service usage off its loop and shows it in `zoe exec get`.
-
         A single non-streaming stats call (it takes about a second on the
-        daemon's side); call it from a thread other than the master's.
+        daemon's side), never made by the master: the periodic samples come
+        from :meth:`usage_samples`.
         """
         host, container = _split(backend_id)
         try:
@@ -355,157 +440,42 @@ class DockerEngineBackend:
     # -- monitoring ----------------------------------------------------------------
 
     def reconcile(self) -> None:
-        """Report exits and disappearances the event streams missed; retry removals."""
-        # TODO(#7): containers with this deployment's labels that the master does not
-        # know are only removed at recovery; remove when reconciliation reports them.
+        """Retry lost removals and start a listing of every available host.
+
+        Nothing waits here: each listing comes back through the queue and is
+        compared then (:meth:`_reconcile_host`). A host still being listed is
+        skipped.
+        """
         for backend_id in list(self._lost):
             host, _ = _split(backend_id)
             if host not in self._down:
                 self._lost.discard(backend_id)
                 self.remove(backend_id)
-        listed = {s.backend_id: s for s in self.list_services()}
-        for backend_id, tracked in list(self._tracked.items()):
-            if tracked.busy or tracked.state is ServiceState.EXITED:
-                continue  # operations in flight: the listing may predate them
-            if tracked.host in self._down:
-                continue
-            seen = listed.get(backend_id)
-            if seen is None:
-                self._emit(
-                    backend_id, tracked, ServiceEventKind.EXITED, None, "container gone"
-                )
-                del self._tracked[backend_id]
-            elif seen.state is ServiceState.EXITED:
-                reason = exit_reason(seen.exit_code, tracked.oom)
-                kind = ServiceEventKind.EXITED
-                self._emit(backend_id, tracked, kind, seen.exit_code, reason)
-            elif (seen.state, tracked.state) == (
-                ServiceState.RUNNING,
-                ServiceState.CREATED,
-            ):
-                self._emit(backend_id, tracked, ServiceEventKind.RUNNING)
+        since = time.monotonic()
+        for host in self._order:
+            if host not in self._down and host not in self._listing:
+                self._listing.add(host)
+                self._monitor.list_host(host, since)
 
-    def _drain(self, timeout: float = 0.0) -> None:
-        try:
-            message = self._queue.get(timeout=timeout) if timeout > 0 else None
-        except queue.Empty:
-            return
-        while True:
-            if message is not None:
-                self._handle(*message)
-            try:
-                message = self._queue.get_nowait()
-            except queue.Empty:
-                return
-
-    def _handle(self, kind: str, host: str, payload: Any) -> None:
-        if kind == "down":
-            self._host_down(host, str(payload))
-        elif kind == "up":
-            self._host_up(host)
-        elif kind == "done":
-            self._operation_done(payload)
-        elif kind == "failed":
-            self._operation_done(payload[0])
-            self._operation_failed(host, *payload)
-        else:
-            self._on_docker_event(host, payload)
-
-    def _on_docker_event(self, host: str, raw: Mapping[str, Any]) -> None:
-        action = str(raw.get("Action") or raw.get("status") or "")
-        actor = raw.get("Actor") or {}
-        attributes = actor.get("Attributes") or {}
-        backend_id = f"{host}/{attributes.get('name', '')}"
-        if backend_id in self._removed:
-            return
-        tracked = self._tracked.get(backend_id)
-        if tracked is None:
-            labels = {k: v for k, v in attributes.items() if k.startswith("zoe.")}
-            if labels.get(LABEL_DEPLOYMENT) != self.deployment:
-                return
-            tracked = _Tracked(host, labels, ServiceState.CREATED)
-            self._tracked[backend_id] = tracked
-        if action == "start":
-            self._emit(backend_id, tracked, ServiceEventKind.RUNNING)
-        elif action == "oom":
-            tracked.oom = True
-        elif action == "die":
-            code = _int(attributes.get("exitCode"))
-            reason = exit_reason(code, tracked.oom)
-            self._emit(backend_id, tracked, ServiceEventKind.EXITED, code, reason)
-        elif action == "destroy":
-            if tracked.state is not ServiceState.EXITED:
-                why = "container removed outside Zoe"
-                self._emit(backend_id, tracked, ServiceEventKind.EXITED, None, why)
-            self._tracked.pop(backend_id, None)
+    def _sample_usage(self, now: float) -> None:
+        """Start a pass that samples every running container of available hosts."""
+        targets = [
+            (tracked.host, backend_id)
+            for backend_id, tracked in self._tracked.items()
+            if tracked.state is ServiceState.RUNNING
+            and tracked.host not in self._down
+            and not _split(backend_id)[1].startswith("failed-")
+        ]
+        self._usage.started(len(targets), now)
+        for host, backend_id in targets:
+            self._monitor.sample(host, backend_id)
 
     def _submit(self, host: str, backend_id: str, job: Any) -> None:
         tracked = self._tracked.get(backend_id)
         if tracked is not None:
             tracked.busy += 1
+            tracked.changed_time = time.monotonic()
         self._operations.submit(host, backend_id, job)
-
-    def _operation_done(self, backend_id: str) -> None:
-        tracked = self._tracked.get(backend_id)
-        if tracked is not None and tracked.busy > 0:
-            tracked.busy -= 1
-
-    def _operation_failed(self, host: str, backend_id: str, reason: str) -> None:
-        if backend_id in self._removed:
-            self._lost.add(backend_id)  # its removal failed: retried by reconcile
-            self._removed.discard(backend_id)
-            return
-        tracked = self._tracked.get(backend_id)
-        if tracked is not None:
-            log.warning("docker: %s cannot run: %s", backend_id, reason)
-            self._emit(backend_id, tracked, ServiceEventKind.EXITED, None, reason)
-
-    def _host_down(self, host: str, why: str) -> None:
-        if host in self._down:
-            return
-        self._down[host] = why
-        client = self._clients.pop(host, None)
-        if client is not None:
-            client.close()
-        log.warning("docker: host %s stopped answering: %s", host, why)
-        reason = f"host {host} stopped answering"
-        for backend_id, tracked in list(self._tracked.items()):
-            if tracked.host == host and tracked.state is not ServiceState.EXITED:
-                self._emit(backend_id, tracked, ServiceEventKind.EXITED, None, reason)
-                del self._tracked[backend_id]
-                self._lost.add(backend_id)
-
-    def _host_up(self, host: str) -> None:
-        if self._down.pop(host, None) is not None:
-            log.info("docker: host %s answers again", host)
-            self._next_reconcile = 0.0
-
-    def _unreachable(self, host: str, exc: Exception) -> None:
-        try:
-            self._client(host).ping()
-        except UNREACHABLE:
-            self._host_down(host, str(exc))
-
-    def _emit(
-        self,
-        backend_id: str,
-        tracked: _Tracked,
-        kind: ServiceEventKind,
-        exit_code: int | None = None,
-        reason: str | None = None,
-    ) -> None:
-        if (
-            kind is ServiceEventKind.RUNNING
-            and tracked.state is not ServiceState.CREATED
-        ):
-            return
-        if kind is ServiceEventKind.EXITED and tracked.state is ServiceState.EXITED:
-            return
-        running = kind is ServiceEventKind.RUNNING
-        tracked.state = ServiceState.RUNNING if running else ServiceState.EXITED
-        self._pending.append(
-            ServiceEvent(backend_id, kind, dict(tracked.labels), exit_code, reason)
-        )
 
     # -- containers and networks ---------------------------------------------------
 
@@ -530,11 +500,23 @@ class DockerEngineBackend:
         labels[LABEL_EXECUTION] = str(execution_id)
         return network_name(self.deployment, execution_id), labels
 
-    def _spec(self, launch: ServiceLaunch) -> dict[str, Any]:
-        """The keyword arguments of ``create_container`` (:class:`TemplateError`)."""
-        client = self._client(launch.node)
-        network, _ = self._network_of(launch.execution.execution_id)
+    def _rendered(self, launch: ServiceLaunch) -> dict[str, Any]:
+        """Command, environment and aliases with templates filled in (no I/O).
+
+        Raises :class:`TemplateError`.
+        """
         shared = self.shared_network
+        return {
+            "command": rendered_command(launch, shared),
+            "environment": rendered_environment(launch, shared),
+            "aliases": aliases(launch, shared),
+        }
+
+    def _spec(
+        self, client: docker.APIClient, launch: ServiceLaunch, rendered: Any
+    ) -> dict[str, Any]:
+        """The keyword arguments of ``create_container`` (on a worker's client)."""
+        network, _ = self._network_of(launch.execution.execution_id)
         keys = port_keys(launch)
         host_config = client.create_host_config(
             network_mode=network,
@@ -543,11 +525,11 @@ class DockerEngineBackend:
             port_bindings=dict.fromkeys(keys, (self.publish_address,)),
             binds=binds(launch),
         )
-        endpoint = client.create_endpoint_config(aliases=aliases(launch, shared))
+        endpoint = client.create_endpoint_config(aliases=rendered["aliases"])
         return {
             "image": launch.image,
-            "command": rendered_command(launch, shared),
-            "environment": rendered_environment(launch, shared),
+            "command": rendered["command"],
+            "environment": rendered["environment"],
             "name": launch.name,
             "hostname": instance_name(launch),
             "labels": dict(launch.labels),
@@ -561,23 +543,10 @@ class DockerEngineBackend:
         self._failures += 1
         backend_id = f"{launch.node}/failed-{self._failures}-{launch.name}"
         log.warning("docker: %s cannot run: %s", launch.name, reason)
-        tracked = _Tracked(launch.node, dict(launch.labels), ServiceState.RUNNING)
+        tracked = Tracked(launch.node, dict(launch.labels), ServiceState.RUNNING)
         self._emit(backend_id, tracked, ServiceEventKind.EXITED, None, reason)
         self._tracked[backend_id] = tracked
         return backend_id
-
-    def _service_of(self, host: str, row: Mapping[str, Any]) -> BackendService:
-        state = _STATES.get(str(row.get("State")), ServiceState.EXITED)
-        names = row.get("Names") or [""]
-        code = exit_code_of_status(str(row.get("Status", "")))
-        return BackendService(
-            f"{host}/{str(names[0]).lstrip('/')}",
-            str(names[0]).lstrip("/"),
-            host,
-            state,
-            dict(row.get("Labels") or {}),
-            code if state is ServiceState.EXITED else None,
-        )
 
 
 def local_host(address: str, timeout: float) -> DockerHost:
@@ -597,6 +566,14 @@ def local_host(address: str, timeout: float) -> DockerHost:
     return DockerHost("local", address, capacity)
 
 
+def _seconds(options: Mapping[str, Any], key: str, default: float) -> float:
+    """A non-negative number of the options; :class:`BackendError` otherwise."""
+    value = options.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise BackendError(f"docker backend: {key} = {value!r}; expected a number >= 0")
+    return float(value)
+
+
 def _network_option(value: object) -> bool:
     if value not in ("execution", "shared"):
         raise BackendError(
@@ -604,15 +581,3 @@ def _network_option(value: object) -> bool:
             "per execution) or 'shared' (one network for the deployment)"
         )
     return value == "shared"
-
-
-def _split(backend_id: str) -> tuple[str, str]:
-    host, _, container = backend_id.partition("/")
-    return host, container
-
-
-def _int(value: object) -> int | None:
-    try:
-        return int(str(value))
-    except ValueError:
-        return None

@@ -19,6 +19,7 @@ from zoe.live.db.records import (
     Role,
     ServiceRecord,
     ServiceSpec,
+    ServiceUsage,
     SubjectKind,
     UserRecord,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "Role",
     "ServiceRecord",
     "ServiceSpec",
+    "ServiceUsage",
     "SubjectKind",
     "Transaction",
     "UserRecord",

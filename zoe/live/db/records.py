@@ -131,7 +131,11 @@ class ServiceSpec:
 
 @dataclass(frozen=True, slots=True)
 class ServiceRecord:
-    """A service as stored; ``node`` and ``backend_id`` are unset until placed."""
+    """A service as stored; ``node`` and ``backend_id`` are unset until placed.
+
+    ``cpu_usage`` (cores), ``memory_usage`` (bytes) and ``usage_time`` are the
+    latest usage sample of its container, ``None`` until one was taken.
+    """
 
     id: int
     execution_id: int
@@ -147,11 +151,15 @@ class ServiceRecord:
     end_time: datetime | None
     exit_code: int | None
     reason: str | None
+    cpu_usage: float | None = None
+    memory_usage: int | None = None
+    usage_time: datetime | None = None
 
 
 SERVICE_COLUMNS = (
     "id, execution_id, group_index, instance_index, name, essential, status, node, "
-    "backend_id, created_time, start_time, end_time, exit_code, reason"
+    "backend_id, created_time, start_time, end_time, exit_code, reason, "
+    "cpu_usage, memory_usage, usage_time"
 )
 
 
@@ -165,8 +173,18 @@ def service_from_row(row: Sequence[Any]) -> ServiceRecord:
         row[4],
         row[5],
         ServiceStatus(row[6]),
-        *row[7:14],
+        *row[7:17],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceUsage:
+    """A usage sample to store on a service (units of :class:`ServiceRecord`)."""
+
+    service_id: int
+    cpu_usage: float | None
+    memory_usage: int
+    usage_time: datetime
 
 
 @dataclass(frozen=True, slots=True)

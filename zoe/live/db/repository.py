@@ -20,6 +20,7 @@ from zoe.live.db.records import (
     Role,
     ServiceRecord,
     ServiceSpec,
+    ServiceUsage,
     UserRecord,
 )
 from zoe.live.db.schema import migrate
@@ -192,6 +193,11 @@ class Repository:
                 service_id, old, new, actor, reason, exit_code
             )
         )
+
+    def record_usage(self, samples: Sequence[ServiceUsage]) -> int:
+        """See :meth:`Transaction.record_usage` (all samples in one transaction)."""
+        listed = list(samples)
+        return self.transaction(lambda tx: tx.record_usage(listed))
 
     # -- nodes ---------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from zoe.live.db.records import (
     Role,
     ServiceRecord,
     ServiceSpec,
+    ServiceUsage,
     SubjectKind,
     UserRecord,
     event_from_row,
@@ -413,6 +414,28 @@ class Transaction:
             return False
         self._event(SubjectKind.SERVICE, str(service_id), old, new, actor, reason)
         return True
+
+    def record_usage(self, samples: Sequence[ServiceUsage]) -> int:
+        """Store the latest usage sample of each service; the rows updated.
+
+        A sample older than the one stored, or of an unknown service, is skipped.
+        """
+        if not samples:
+            return 0
+        self.cur.execute(
+            "UPDATE services AS s SET cpu_usage = u.cpu, memory_usage = u.memory, "
+            "usage_time = u.at "
+            "FROM unnest(%s::bigint[], %s::float8[], %s::bigint[], "
+            "%s::timestamptz[]) AS u(id, cpu, memory, at) "
+            "WHERE s.id = u.id AND (s.usage_time IS NULL OR s.usage_time <= u.at)",
+            (
+                [x.service_id for x in samples],
+                [x.cpu_usage for x in samples],
+                [x.memory_usage for x in samples],
+                [x.usage_time for x in samples],
+            ),
+        )
+        return int(self.cur.rowcount)
 
     # -- nodes ---------------------------------------------------------------
 

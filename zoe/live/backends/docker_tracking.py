@@ -1,0 +1,288 @@
+"""What the Docker engine backend knows of its containers, kept on the master's thread.
+
+:class:`ContainerBook` is the bookkeeping half of
+:class:`~zoe.live.backends.docker_engine.DockerEngineBackend`: the containers it
+tracks, the hosts that are silent, the events and usage samples due to the
+master. It applies the messages the backend's threads put on its queue (Docker
+events, ends of operations, pings, listings, usage readings; see
+:mod:`~zoe.live.backends.docker_monitor`) and never calls a daemon. The one
+action it takes, removing a container, is the subclass's
+(:meth:`ContainerBook._remove_container`).
+
+Sources of silence: the event stream's thread (``down``/``up``) and the probes
+and listings (``hung``/``answers``) each say whether a host answers; a host is
+unavailable while either says it does not.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from zoe.live.backends import (
+    LABEL_EXECUTION,
+    LABEL_SERVICE_NAME,
+    BackendService,
+    ServiceEvent,
+    ServiceEventKind,
+    ServiceState,
+)
+from zoe.live.backends.docker_common import exit_code_of_status, exit_reason
+from zoe.live.backends.docker_monitor import OrphanBook, Reading, UsageBook
+
+log = logging.getLogger(__name__)
+
+_STATES = {"created": ServiceState.CREATED, "running": ServiceState.RUNNING}
+
+
+@dataclass(slots=True)
+class Tracked:
+    """A container the backend knows: where it is and what it last reported.
+
+    ``busy`` counts its operations in flight; ``changed_time`` (monotonic) is
+    when it was last tracked, acted on or reported, so that a listing older than
+    that is not believed about it.
+    """
+
+    host: str
+    labels: Mapping[str, str]
+    state: ServiceState
+    oom: bool = False
+    busy: int = 0
+    changed_time: float = field(default_factory=time.monotonic)
+
+
+class ContainerBook:
+    """Tracked containers, silent hosts and pending events (master's thread only)."""
+
+    def __init__(
+        self,
+        deployment: str,
+        *,
+        reconcile_duration: float,
+        orphan_grace_duration: float,
+        usage_duration: float,
+    ) -> None:
+        self.deployment = deployment
+        self._clients: dict[str, Any] = {}
+        self._tracked: dict[str, Tracked] = {}
+        self._removed: set[str] = set()
+        self._lost: set[str] = set()
+        self._down: dict[str, str] = {}
+        self._down_sources: dict[str, set[str]] = {}
+        self._listing: set[str] = set()
+        self._pending: list[ServiceEvent] = []
+        self._next_reconcile = time.monotonic() + reconcile_duration
+        self._orphans = OrphanBook(orphan_grace_duration)
+        self._usage = UsageBook(usage_duration)
+        self._queue: queue.Queue[Any] = queue.Queue()
+
+    def _remove_container(self, backend_id: str, labels: Mapping[str, str]) -> None:
+        """Remove a container of an available host (the subclass acts)."""
+        raise NotImplementedError
+
+    def _drain(self, timeout: float = 0.0) -> None:
+        try:
+            message = self._queue.get(timeout=timeout) if timeout > 0 else None
+        except queue.Empty:
+            return
+        while True:
+            if message is not None:
+                self._handle(*message)
+            try:
+                message = self._queue.get_nowait()
+            except queue.Empty:
+                return
+
+    def _handle(self, kind: str, host: str, payload: Any) -> None:
+        if kind in ("down", "hung"):
+            self._host_down(host, str(payload), "stream" if kind == "down" else "probe")
+        elif kind in ("up", "answers"):
+            self._host_up(host, "stream" if kind == "up" else "probe")
+        elif kind in ("listed", "unlisted"):
+            self._listing.discard(host)
+            if kind == "listed":
+                self._reconcile_host(host, *payload)
+            else:
+                log.debug("docker: no listing of %s: %s", host, payload)
+        elif kind == "usage":
+            self._on_usage(*payload)
+        elif kind == "unsampled":
+            log.debug("docker: no usage of %s: %s", *payload)
+            self._usage.on_failure(payload[0])
+        elif kind == "done":
+            self._operation_done(payload)
+        elif kind == "failed":
+            self._operation_done(payload[0])
+            self._operation_failed(host, *payload)
+        else:
+            self._on_docker_event(host, payload)
+
+    def _on_docker_event(self, host: str, raw: Mapping[str, Any]) -> None:
+        action = str(raw.get("Action") or raw.get("status") or "")
+        actor = raw.get("Actor") or {}
+        attributes = actor.get("Attributes") or {}
+        backend_id = f"{host}/{attributes.get('name', '')}"
+        if backend_id in self._removed:
+            return
+        tracked = self._tracked.get(backend_id)
+        if tracked is None:
+            return  # not ours (an orphan): reconciliation removes it
+        tracked.changed_time = time.monotonic()
+        if action == "start":
+            self._emit(backend_id, tracked, ServiceEventKind.RUNNING)
+        elif action == "oom":
+            tracked.oom = True
+        elif action == "die":
+            code = int_or_none(attributes.get("exitCode"))
+            reason = exit_reason(code, tracked.oom)
+            self._emit(backend_id, tracked, ServiceEventKind.EXITED, code, reason)
+        elif action == "destroy":
+            if tracked.state is not ServiceState.EXITED:
+                why = "container removed outside Zoe"
+                self._emit(backend_id, tracked, ServiceEventKind.EXITED, None, why)
+            self._tracked.pop(backend_id, None)
+
+    def _operation_done(self, backend_id: str) -> None:
+        tracked = self._tracked.get(backend_id)
+        if tracked is not None and tracked.busy > 0:
+            tracked.busy -= 1
+            tracked.changed_time = time.monotonic()
+
+    def _operation_failed(self, host: str, backend_id: str, reason: str) -> None:
+        if backend_id in self._removed:
+            self._lost.add(backend_id)  # its removal failed: retried by reconcile
+            self._removed.discard(backend_id)
+            return
+        tracked = self._tracked.get(backend_id)
+        if tracked is not None:
+            log.warning("docker: %s cannot run: %s", backend_id, reason)
+            self._emit(backend_id, tracked, ServiceEventKind.EXITED, None, reason)
+
+    def _host_down(self, host: str, why: str, source: str) -> None:
+        """``source`` (``stream`` or ``probe``) finds ``host`` silent."""
+        self._down_sources.setdefault(host, set()).add(source)
+        if host in self._down:
+            return
+        self._down[host] = why
+        client = self._clients.pop(host, None)
+        if client is not None:
+            client.close()
+        log.warning("docker: host %s stopped answering: %s", host, why)
+        reason = f"host {host} stopped answering"
+        for backend_id, tracked in list(self._tracked.items()):
+            if tracked.host == host and tracked.state is not ServiceState.EXITED:
+                self._emit(backend_id, tracked, ServiceEventKind.EXITED, None, reason)
+                del self._tracked[backend_id]
+                self._lost.add(backend_id)
+
+    def _host_up(self, host: str, source: str) -> None:
+        """``source`` finds ``host`` answering; it is up once no source says not."""
+        sources = self._down_sources.get(host, set())
+        sources.discard(source)
+        if not sources and self._down.pop(host, None) is not None:
+            log.info("docker: host %s answers again", host)
+            self._next_reconcile = 0.0
+
+    def _reconcile_host(self, host: str, since: float, rows: list[Any]) -> None:
+        """Compare a listing of ``host`` started at ``since`` with what is tracked."""
+        if host in self._down:
+            return
+        listed = {s.backend_id: s for s in (self._service_of(host, r) for r in rows)}
+        for backend_id, tracked in list(self._tracked.items()):
+            if tracked.host != host or tracked.state is ServiceState.EXITED:
+                continue
+            if tracked.busy or tracked.changed_time > since:
+                continue  # operations in flight or news: the listing predates them
+            seen = listed.get(backend_id)
+            if seen is None:
+                self._emit(
+                    backend_id, tracked, ServiceEventKind.EXITED, None, "container gone"
+                )
+                del self._tracked[backend_id]
+            elif seen.state is ServiceState.EXITED:
+                reason = exit_reason(seen.exit_code, tracked.oom)
+                kind = ServiceEventKind.EXITED
+                self._emit(backend_id, tracked, kind, seen.exit_code, reason)
+            elif (seen.state, tracked.state) == (
+                ServiceState.RUNNING,
+                ServiceState.CREATED,
+            ):
+                self._emit(backend_id, tracked, ServiceEventKind.RUNNING)
+        self._remove_orphans(host, listed)
+
+    def _remove_orphans(self, host: str, listed: Mapping[str, BackendService]) -> None:
+        """Remove the listed containers nobody tracks, once the grace is over."""
+        known = self._tracked.keys() | self._removed | self._lost
+        untracked = [b for b in listed if b not in known]
+        for backend_id in self._orphans.due(host, untracked, time.monotonic()):
+            labels = listed[backend_id].labels
+            log.warning(
+                "docker: removing container %s: it carries the label "
+                "zoe.deployment=%s but no service of this master is tracked for it "
+                "(labels say execution %s, service %s)",
+                backend_id,
+                self.deployment,
+                labels.get(LABEL_EXECUTION, "?"),
+                labels.get(LABEL_SERVICE_NAME, "?"),
+            )
+            self._remove_container(backend_id, labels)
+
+    def _on_usage(self, backend_id: str, reading: Reading) -> None:
+        tracked = self._tracked.get(backend_id)
+        labels = None
+        if tracked is not None and tracked.state is ServiceState.RUNNING:
+            labels = tracked.labels
+        self._usage.on_reading(backend_id, labels, reading)
+
+    def _emit(
+        self,
+        backend_id: str,
+        tracked: Tracked,
+        kind: ServiceEventKind,
+        exit_code: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        if (
+            kind is ServiceEventKind.RUNNING
+            and tracked.state is not ServiceState.CREATED
+        ):
+            return
+        if kind is ServiceEventKind.EXITED and tracked.state is ServiceState.EXITED:
+            return
+        running = kind is ServiceEventKind.RUNNING
+        tracked.state = ServiceState.RUNNING if running else ServiceState.EXITED
+        self._pending.append(
+            ServiceEvent(backend_id, kind, dict(tracked.labels), exit_code, reason)
+        )
+
+    def _service_of(self, host: str, row: Mapping[str, Any]) -> BackendService:
+        state = _STATES.get(str(row.get("State")), ServiceState.EXITED)
+        names = row.get("Names") or [""]
+        code = exit_code_of_status(str(row.get("Status", "")))
+        return BackendService(
+            f"{host}/{str(names[0]).lstrip('/')}",
+            str(names[0]).lstrip("/"),
+            host,
+            state,
+            dict(row.get("Labels") or {}),
+            code if state is ServiceState.EXITED else None,
+        )
+
+
+def split_id(backend_id: str) -> tuple[str, str]:
+    """``(host, container name)`` of a backend id ``host/name``."""
+    host, _, container = backend_id.partition("/")
+    return host, container
+
+
+def int_or_none(value: object) -> int | None:
+    """``value`` as an integer, None if it is not one."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
