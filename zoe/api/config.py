@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoe.core.errors import InvalidInput
-from zoe.live.config import default_data_dir
+from zoe.live.config import MasterConfig, default_data_dir
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
@@ -50,6 +50,21 @@ class ApiConfig:
                 raise InvalidInput(f"{name} must be 1 or more")
         if self.max_experiment_runs < 1:
             raise InvalidInput("max_experiment_runs must be 1 or more")
+
+    @classmethod
+    def of(cls, config: MasterConfig, database_url: str, master: str) -> ApiConfig:
+        """The API's settings from a deployment's configuration."""
+        return cls(
+            database_url,
+            config.deployment,
+            master=master,
+            master_token=config.token,
+            data_dir=config.data_dir,
+            traces_dir=config.traces_dir,
+            experiment_workers=config.experiment_workers,
+            experiment_processes=config.experiment_processes,
+            max_experiment_runs=config.max_experiment_runs,
+        )
 
     @property
     def experiment_traces_dir(self) -> Path:

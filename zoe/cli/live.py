@@ -232,13 +232,7 @@ def _serve_with_api(config: MasterConfig, dsn: str, api_listen: str) -> None:
         raise _fail(str(exc), INVALID_EXIT) from None
     except ZoeError as exc:
         raise _fail(str(exc), FAILED_EXIT) from None
-    settings = ApiConfig(
-        dsn,
-        config.deployment,
-        master=master.address,
-        master_token=config.token,
-        data_dir=config.data_dir,
-    )
+    settings = ApiConfig.of(config, dsn, master.address)
     server = make_server(settings, api_listen, config.log_level)
     stop = threading.Event()
 

@@ -210,13 +210,7 @@ def api(
     except InvalidInput as exc:
         raise _fail(str(exc), INVALID_EXIT) from None
     _setup_logging(config.log_level)
-    settings = ApiConfig(
-        dsn,
-        config.deployment,
-        master=master_address or config.listen,
-        master_token=config.token,
-        data_dir=config.data_dir,
-    )
+    settings = ApiConfig.of(config, dsn, master_address or config.listen)
     serve(settings, address, config.log_level)
 
 

@@ -52,6 +52,11 @@ class MasterConfig:
     - ``tick_duration``: seconds between periodic rounds;
       ``database_give_up_duration``: how long one database operation is retried
       before the master answers ``Unavailable`` and retries in the background.
+    - Read by the API process only: ``traces_dir``, the one folder whose files
+      the experiments submitted through the API may name (default
+      ``data_dir/traces``); ``experiment_workers``, experiments run at once;
+      ``experiment_processes``, worker processes of one experiment;
+      ``max_experiment_runs``, the most runs one experiment may have.
     """
 
     policy: str = "flexible-fifo"
@@ -73,10 +78,21 @@ class MasterConfig:
     database_give_up_duration: float = 2.0
     log_level: str = "INFO"
     backend_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    traces_dir: Path | None = None
+    experiment_workers: int = 1
+    experiment_processes: int = 1
+    max_experiment_runs: int = 100
 
 
 SETTINGS = tuple(f.name for f in dataclasses.fields(MasterConfig))
-_POSITIVE = ("speed", "default_work_duration", "tick_duration")
+_POSITIVE = (
+    "speed",
+    "default_work_duration",
+    "tick_duration",
+    "experiment_workers",
+    "experiment_processes",
+    "max_experiment_runs",
+)
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -188,6 +204,10 @@ _KINDS: dict[str, Callable[[Any], Any]] = {
     "default_work_duration": _number,
     "tick_duration": _number,
     "database_give_up_duration": _number,
+    "traces_dir": _path,
+    "experiment_workers": _integer,
+    "experiment_processes": _integer,
+    "max_experiment_runs": _integer,
 }
 
 
