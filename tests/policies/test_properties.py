@@ -26,6 +26,7 @@ from zoe.core.snapshot import (
     Rejection,
     Snapshot,
 )
+from zoe.policies.placements.first_fit import FirstFit
 from zoe.policies.registry import make_policy
 
 MODES = [
@@ -253,3 +254,23 @@ def test_the_checks_catch_bad_plans() -> None:
     with pytest.raises(AssertionError):
         _check(snap, Plan.of(starts=a[:2]), "rigid")
     _check(snap, Plan.of(stops=[ServiceRef("R", 0, 1)], starts=a), "rigid")
+
+
+class _OneAtATime(FirstFit):
+    """First-fit without the shortcut of placing alike services together."""
+
+    sticky = False
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    snap=snapshots(), mode=st.sampled_from(MODES), ordering=st.sampled_from(ORDERINGS)
+)
+def test_first_fit_places_alike_services_together_as_it_would_one_at_a_time(
+    snap: Snapshot, mode: str, ordering: str
+) -> None:
+    together = make_policy(f"{mode}-{ordering}", "first-fit")
+    one_by_one = make_policy(f"{mode}-{ordering}", "first-fit")
+    one_by_one.placement = _OneAtATime()
+
+    assert together.plan(snap) == one_by_one.plan(snap)

@@ -20,6 +20,9 @@ from zoe.core.snapshot import NodeView
 BLOCK = 32
 """Nodes per block of the summary maxima."""
 
+UNBOUNDED = 1 << 62
+"""What :meth:`WorkState.room` answers for a demand of nothing."""
+
 _NODE_OF = attrgetter("node")
 _FREE_MILLICORES = attrgetter("free_millicores")
 _FREE_MEMORY = attrgetter("free_memory")
@@ -156,19 +159,30 @@ class WorkState:
         if self.free_memory[node] > self._block_memory[b]:
             self._block_memory[b] = self.free_memory[node]
 
-    def place(self, node: int, millicores: int, memory: int) -> None:
-        """Take ``millicores`` and ``memory`` on ``node`` for one more service.
+    def place(self, node: int, millicores: int, memory: int, times: int = 1) -> None:
+        """Take ``millicores`` and ``memory`` on ``node`` for ``times`` more services.
 
         The same change is made on :attr:`mirror`, when there is one.
         """
         if self.mirror is not None:
-            self.mirror.place(node, millicores, memory)
+            self.mirror.place(node, millicores, memory, times)
+        millicores *= times
+        memory *= times
         self.free_millicores[node] -= millicores
         self.free_memory[node] -= memory
-        self.counts[node] += 1
+        self.counts[node] += times
         self.total_free_millicores -= millicores
         self.total_free_memory -= memory
         self._lowered(node)
+
+    def room(self, node: int, millicores: int, memory: int) -> int:
+        """How many services of this demand fit on ``node`` as it is now."""
+        fits = UNBOUNDED
+        if millicores > 0:
+            fits = self.free_millicores[node] // millicores
+        if memory > 0:
+            fits = min(fits, self.free_memory[node] // memory)
+        return fits
 
     def unplace(self, node: int, millicores: int, memory: int) -> None:
         """Give back what :meth:`place` took (on the mirror too)."""

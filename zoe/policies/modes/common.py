@@ -85,10 +85,41 @@ class RoundContext:
             self.state.place(node, demand.millicores, demand.memory)
         return node
 
+    def place_many(self, demand: GroupDemand, count: int) -> list[int]:
+        """Place up to ``count`` alike services of ``demand`` one after the other,
+        as :meth:`place_one` would; their nodes, fewer once none fits.
+
+        With a sticky rule (see ``PlacementRule.sticky``) every service that
+        fits on the chosen node goes there at once, with one choice and one
+        change of the state.
+        """
+        if count == 1 or not self.rule.sticky or self.choose_on is not None:
+            nodes = []
+            for _ in range(count):
+                node = self.place_one(demand)
+                if node < 0:
+                    break
+                nodes.append(node)
+            return nodes
+        state, choose = self.state, self.rule.choose
+        millicores, memory, labels = demand.millicores, demand.memory, demand.labels
+        nodes = []
+        while len(nodes) < count:
+            node = choose(state, millicores, memory, labels, self.rng)
+            if node < 0:
+                break
+            times = min(count - len(nodes), state.room(node, millicores, memory))
+            state.place(node, millicores, memory, times)
+            nodes += [node] * times
+        return nodes
+
     def place_all(
         self, groups: tuple[GroupDemand, ...], services: list[tuple[int, int]]
     ) -> list[Placed] | None:
-        """Place every service listed or none; the placements, or None."""
+        """Place every service listed or none; the placements, or None.
+
+        Consecutive services of one group are placed together (:meth:`place_many`).
+        """
         state = self.state
         need_millicores = need_memory = 0
         for g, _ in services:
@@ -100,12 +131,20 @@ class RoundContext:
         ):
             return None  # cannot fit in the total: spare the placing and undoing
         placed: list[Placed] = []
-        for g, index in services:
-            node = self.place_one(groups[g])
-            if node < 0:
+        start, count = 0, len(services)
+        while start < count:
+            g = services[start][0]
+            end = start + 1
+            while end < count and services[end][0] == g:
+                end += 1
+            nodes = self.place_many(groups[g], end - start)
+            placed += [
+                (g, i, n) for (_, i), n in zip(services[start:end], nodes, strict=False)
+            ]
+            if len(nodes) < end - start:
                 self.unplace(groups, placed)
                 return None
-            placed.append((g, index, node))
+            start = end
         return placed
 
     def fill_elastic(self, pending: Pending, out: list[Placed]) -> None:
@@ -116,12 +155,12 @@ class RoundContext:
         """
         groups = pending.view.groups
         for g, missing in enumerate(pending.elastic):
-            demand = groups[g]
-            for index in missing:
-                node = self.place_one(demand)
-                if node < 0:
-                    break
-                out.append((g, index, node))
+            if missing:
+                nodes = self.place_many(groups[g], len(missing))
+                out += [
+                    (g, index, node)
+                    for index, node in zip(missing, nodes, strict=False)
+                ]
 
     def unplace(self, groups: tuple[GroupDemand, ...], placed: list[Placed]) -> None:
         """Undo ``placed`` (services of one execution) on the state."""

@@ -20,6 +20,10 @@ class PlacementRule(Protocol):
     """Chooses a node for one service; never changes the state itself."""
 
     name: str
+    sticky: bool
+    """True when the node chosen for a service would be chosen again for an alike
+    service placed right after it, as long as it still fits: the round may then
+    put several alike services there at once (see ``RoundContext.place_many``)."""
 
     def choose(
         self,

@@ -17,6 +17,7 @@ class FirstFit:
     """
 
     name = "first-fit"
+    sticky = True  # the nodes before the chosen one lacked room; they still do
 
     def choose(
         self,

@@ -15,6 +15,7 @@ class RandomFit:
     """
 
     name = "random"
+    sticky = False
 
     def choose(
         self,

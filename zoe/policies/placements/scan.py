@@ -15,6 +15,7 @@ class _ScoredRule:
     """Choose the fitting node of lowest :meth:`score`."""
 
     name = ""
+    sticky = False
 
     def choose(
         self,
