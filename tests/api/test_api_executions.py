@@ -149,7 +149,9 @@ def test_endpoints_name_each_port(api: Api) -> None:
     reply = api.client.get("/api/v1/executions/1/endpoints", headers=alice)
 
     # the simulated backend has no addresses, so the URL is not known
-    assert reply.json() == [{"service": "web-0", "port": "ui", "url": None}]
+    assert reply.json() == [
+        {"service": "web-0", "port": "ui", "address": None, "url": None}
+    ]
 
 
 def test_logs_are_read_through_the_master_and_only_by_the_owner(api: Api) -> None:

@@ -124,10 +124,19 @@ async def get_execution(state: State, caller: Reader, execution_id: ExecutionId)
     "/executions/{execution_id}/endpoints", response_model=list[schemas.Endpoint]
 )
 async def endpoints(state: State, caller: Reader, execution_id: ExecutionId) -> Any:
-    """The ports of the execution's services, with their URLs once known."""
+    """The ports of the execution's services, with their addresses and URLs.
+
+    ``address`` (``host:port``) and ``url`` are ``null`` until the backend
+    gave the address of a running service, and once the service ended.
+    """
     detail = await _owned(state, caller, execution_id)
     return [
-        {"service": s["name"], "port": p["name"], "url": p["url"]}
+        {
+            "service": s["name"],
+            "port": p["name"],
+            "address": p["address"],
+            "url": p["url"],
+        }
         for s in detail["services"]
         for p in s["ports"]
     ]

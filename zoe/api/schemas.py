@@ -80,7 +80,15 @@ class SubmitOut(BaseModel):
 
 class Port(BaseModel):
     name: str
-    url: str | None
+    address: str | None = Field(
+        description="`host:port` where the published port answers while the "
+        "service runs; `null` until the backend gave it (always with the "
+        "simulated backend)."
+    )
+    url: str | None = Field(
+        description="The port's URL template with `{ip_port}` replaced by "
+        "`address`; `null` without a template or an address."
+    )
 
 
 class ServiceOut(BaseModel):
@@ -165,7 +173,8 @@ class DeleteOut(BaseModel):
 class Endpoint(BaseModel):
     service: str
     port: str
-    url: str | None
+    address: str | None = Field(description="As in a service's `ports`.")
+    url: str | None = Field(description="As in a service's `ports`.")
 
 
 class Amounts(BaseModel):

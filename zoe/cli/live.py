@@ -453,6 +453,16 @@ def get(
             f"  service {service['name']}: {service['status']} on "
             f"{service['node'] or '-'}" + _usage(service)
         )
+        for port in service.get("ports") or []:
+            typer.echo(f"    port {port['name']}: {_endpoint(port)}")
+
+
+def _endpoint(port: dict[str, Any]) -> str:
+    """``URL (host:port)``, the address alone, or ``no address``."""
+    url, address = port.get("url"), port.get("address")
+    if url and address:
+        return f"{url} ({address})"
+    return url or address or "no address"
 
 
 def _usage(service: dict[str, Any]) -> str:

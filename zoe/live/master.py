@@ -23,12 +23,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from zoe.core.errors import BackendError, InvalidInput
-from zoe.core.execution import ExecutionStatus
+from zoe.core.execution import ExecutionStatus, ServiceStatus
 from zoe.core.zapp_import import load_zapp
 from zoe.live.db.records import ServiceUsage
 from zoe.live.errors import DatabaseUnavailable
@@ -43,7 +43,7 @@ from zoe.live.replies import (
     scheduler_result,
 )
 from zoe.live.scheduler import Scheduler
-from zoe.live.state import LiveExecution
+from zoe.live.state import LiveExecution, LiveService
 
 if TYPE_CHECKING:
     from zoe.live.backends import Backend
@@ -210,6 +210,7 @@ class Master:
             self._pick_up()
             self._refresh_nodes()
             self._refresh_availability()
+            self._record_endpoints()
             scheduler.wanted = True
         if scheduler.wanted:
             scheduler.run_round()
@@ -305,6 +306,43 @@ class Master:
         ]
         if usages:
             self.repo.record_usage(usages)
+
+    def _record_endpoints(self) -> None:
+        """Write where the published ports of newly running services answer.
+
+        Asks the backend (its optional ``endpoints``) only for running services
+        whose group publishes ports and whose row holds no endpoints yet; the
+        non-empty answers are written in one transaction, then never asked again.
+        """
+        ask = getattr(self.backend, "endpoints", None)
+        if ask is None:
+            return
+        found: dict[int, dict[str, str]] = {}
+        recorded: list[LiveService] = []
+        for service in self._awaiting_endpoints():
+            endpoints: dict[str, str] = ask(service.backend_id)
+            if endpoints:
+                found[service.id] = dict(endpoints)
+                recorded.append(service)
+        if not found:
+            return
+        self.repo.record_endpoints(found)
+        for service in recorded:
+            service.endpoints_recorded = True
+            log.debug("service %d: endpoints %s", service.id, found[service.id])
+
+    def _awaiting_endpoints(self) -> Iterator[LiveService]:
+        """Running services with ports to publish whose endpoints are not recorded."""
+        for execution in self.scheduler.executions.values():
+            specs = execution.group_specs
+            for service in execution.services.values():
+                if (
+                    service.status is ServiceStatus.RUNNING
+                    and not service.endpoints_recorded
+                    and service.backend_id
+                    and specs[service.group].ports
+                ):
+                    yield service
 
     def _pick_up(self) -> None:
         """Take submissions written to the database by others (an API process)."""

@@ -6,17 +6,22 @@ the one query the repository lacks: a page of executions, newest first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from zoe.core.execution import ExecutionStatus, ServiceStatus
 from zoe.core.resources import format_cores
 from zoe.core.zapp import parse_zapp
 from zoe.live.db.records import EXECUTION_COLUMNS, EXECUTION_FROM, execution_from_row
 
 if TYPE_CHECKING:
-    from zoe.core.execution import ExecutionStatus
+    from zoe.core.zapp import Port
     from zoe.live.db import ExecutionRecord, NodeRecord, ServiceRecord, Transaction
     from zoe.live.scheduler import Scheduler
+
+IP_PORT = "{ip_port}"
+"""The template of a port's ``url`` that stands for its ``host:port``."""
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -63,7 +68,7 @@ def execution_detail(
                 "node": service.node,
                 "container_id": service.backend_id,
                 "ip": None,
-                "ports": [{"name": port.name, "url": None} for port in group.ports],
+                "ports": port_entries(group.ports, service),
                 "cores": format_cores(group.resources.cores.min),
                 "memory": group.resources.memory.min,
                 "exit_code": service.exit_code,
@@ -74,6 +79,35 @@ def execution_detail(
             }
         )
     return result
+
+
+def port_entries(ports: Sequence[Port], service: ServiceRecord) -> list[dict[str, Any]]:
+    """Each port of a service: its name, ``address`` and ``url``.
+
+    ``address`` is the ``host:port`` where the published port answers, from
+    the endpoints the master recorded, while the service runs (``None`` before
+    they are known and once it ended: its address no longer answers). ``url``
+    is the port's template filled in with it (:func:`port_url`).
+    """
+    known = service.endpoints if service.status is ServiceStatus.RUNNING else None
+    entries = []
+    for port in ports:
+        address = (known or {}).get(f"{port.port}/{port.protocol}")
+        entries.append(
+            {"name": port.name, "address": address, "url": port_url(port.url, address)}
+        )
+    return entries
+
+
+def port_url(template: str | None, address: str | None) -> str | None:
+    """The URL of a port: ``template`` with ``{ip_port}`` replaced by ``address``.
+
+    ``None`` without a template or before the address is known. A template
+    without ``{ip_port}`` is returned as it is once the address is known.
+    """
+    if template is None or address is None:
+        return None
+    return template.replace(IP_PORT, address)
 
 
 def list_page(

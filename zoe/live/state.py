@@ -44,7 +44,11 @@ def service_name(group: str, index: int, attempt: int) -> str:
 
 @dataclass(slots=True)
 class LiveService:
-    """One service row, mirrored; ``index`` is the policy's instance index."""
+    """One service row, mirrored; ``index`` is the policy's instance index.
+
+    ``endpoints_recorded`` is True once its row holds the endpoints of its
+    published ports, so that the master asks the backend no more.
+    """
 
     id: int
     group: int
@@ -55,6 +59,7 @@ class LiveService:
     status: ServiceStatus
     node: str | None = None
     backend_id: str | None = None
+    endpoints_recorded: bool = False
 
     @property
     def holding(self) -> bool:
@@ -113,6 +118,7 @@ class LiveExecution:
             record.status,
             record.node,
             record.backend_id,
+            record.endpoints is not None,
         )
         self.services[service.id] = service
         return service

@@ -15,11 +15,16 @@ execution, service id and name), so that a restarted master can adopt what runs
 and remove what it does not know. A backend never touches the state database and
 never decides where a service goes: the node is in the launch.
 
-Two methods are optional, found by the master with ``getattr``:
+Three methods are optional, found by the master with ``getattr``:
 ``unavailable_nodes() -> set[str]`` (hosts whose capacity must leave the
-snapshot) and ``usage_samples() -> list[UsageSample]`` (the samples taken since
-the last call, which the master writes to the services' rows). Neither may wait
-for a host.
+snapshot), ``usage_samples() -> list[UsageSample]`` (the samples taken since
+the last call, which the master writes to the services' rows) and
+``endpoints(backend_id) -> dict[str, str]`` (where the published ports of a
+running service answer, ``{"8080/tcp": "10.0.0.5:30712"}``: ``PORT/PROTO`` to
+the ``host:port`` a client connects to, an IPv6 host in brackets; empty until
+they are known and once the service ended; the master records a non-empty
+answer once per service). None of them may wait for a host: they answer from
+what the backend's own threads found.
 
 Backends are named in :data:`BACKENDS`; :func:`make_backend` builds one from
 :class:`BackendSettings` and raises :class:`~zoe.core.errors.UnknownName` listing

@@ -40,7 +40,7 @@ import docker.errors
 import requests.exceptions
 
 from zoe.core.cluster import Node, node_from_entry
-from zoe.core.errors import InvalidCluster
+from zoe.core.errors import BackendError, InvalidCluster
 from zoe.core.resources import Resources
 from zoe.live.backends import (
     LABEL_DEPLOYMENT,
@@ -115,6 +115,23 @@ def hosts_from_options(options: Mapping[str, Any]) -> list[DockerHost] | None:
     if duplicates:
         raise InvalidCluster(f"backend.hosts: duplicate host names {duplicates}")
     return hosts
+
+
+def local_host(address: str, timeout: float) -> DockerHost:
+    """The one host ``local`` at ``address``, with the capacity its daemon reports."""
+    try:
+        client = connect(address, timeout)
+        try:
+            info = client.info()
+        finally:
+            client.close()
+    except UNREACHABLE as exc:
+        raise BackendError(
+            f"docker backend: the daemon at {address} does not answer ({exc}); "
+            "start it, or list hosts with their capacity in [backend_options] hosts"
+        ) from None
+    capacity = Resources(int(info["NCPU"]) * 1000, int(info["MemTotal"]))
+    return DockerHost("local", address, capacity)
 
 
 def _host_of(entry: object, where: str) -> DockerHost:

@@ -11,7 +11,8 @@ join networks across hosts.
 
 Limits: ``nano_cpus`` from the ZApp's maximum cores (else its minimum), the
 memory limit from its maximum memory (else its minimum). Ports are published on
-``publish_address`` (default ``127.0.0.1``) at ports Docker picks. Images are
+``publish_address`` (default ``127.0.0.1``) at ports Docker picks, read back
+after the start (:meth:`~DockerEngineBackend.endpoints`). Images are
 never pulled: a missing image, an unknown template, or any refusal of the daemon
 makes that service fail with the reason, as an EXITED event (exit code None);
 :meth:`~DockerEngineBackend.create` never raises for it.
@@ -71,7 +72,6 @@ import docker.constants
 import docker.errors
 
 from zoe.core.errors import BackendError
-from zoe.core.resources import Resources
 from zoe.live.backends import (
     LABEL_DEPLOYMENT,
     LABEL_EXECUTION,
@@ -99,6 +99,7 @@ from zoe.live.backends.docker_common import (
     ensure_network,
     hosts_from_options,
     instance_name,
+    local_host,
     memory_limit,
     nano_cpus,
     network_name,
@@ -108,6 +109,7 @@ from zoe.live.backends.docker_common import (
     shared_network_name,
 )
 from zoe.live.backends.docker_monitor import Monitor
+from zoe.live.backends.docker_ports import read_endpoints
 from zoe.live.backends.docker_tracking import ContainerBook, Tracked
 from zoe.live.backends.docker_tracking import split_id as _split
 from zoe.live.output import KeptOutput, parse_stamped, select
@@ -231,7 +233,7 @@ class DockerEngineBackend(ContainerBook):
         backend_id = f"{host}/{launch.name}"
         # tracked before Docker makes it: reconciliation never takes it for an orphan
         self._tracked[backend_id] = Tracked(
-            host, dict(launch.labels), ServiceState.CREATED
+            host, dict(launch.labels), ServiceState.CREATED, ports=bool(launch.ports)
         )
         network, labels = self._network_of(launch.execution.execution_id)
 
@@ -253,13 +255,26 @@ class DockerEngineBackend(ContainerBook):
         return backend_id
 
     def start(self, backend_id: str) -> None:
-        """Start a created container on a worker; a RUNNING event follows."""
+        """Start a created container on a worker; a RUNNING event follows.
+
+        Once it started, the same worker reads where its published ports
+        answer, for :meth:`endpoints`.
+        """
         host, container = _split(backend_id)
         if container.startswith("failed-") or backend_id in self._lost:
             return
-        if backend_id not in self._tracked:
+        tracked = self._tracked.get(backend_id)
+        if tracked is None:
             raise BackendError(f"docker backend: no container {backend_id!r}")
-        self._submit(host, backend_id, lambda c: c.start(container))
+        address, published = self.hosts[host].address, tracked.ports
+
+        def job(client: docker.APIClient) -> None:
+            client.start(container)
+            if published:
+                found = read_endpoints(client, container, address)
+                self._queue.put(("ports", host, (backend_id, found)))
+
+        self._submit(host, backend_id, job)
 
     def remove(self, backend_id: str) -> None:
         """Kill and remove the container on a worker, and its network if the last."""
@@ -310,13 +325,14 @@ class DockerEngineBackend(ContainerBook):
                 if self._probers:
                     self._host_down(host, rows, "probe")
                 continue
-            found.extend(self._service_of(host, row) for row in rows)
-        for service in found:
-            if service.backend_id not in self._tracked:
-                state = service.state
-                self._tracked[service.backend_id] = Tracked(
-                    service.node, dict(service.labels), state
-                )
+            services = [self._service_of(host, row) for row in rows]
+            for service in services:
+                if service.backend_id not in self._tracked:
+                    self._tracked[service.backend_id] = Tracked(
+                        host, dict(service.labels), service.state
+                    )
+            self._note_endpoints(host, rows)
+            found.extend(services)
         return found
 
     def poll_events(self, timeout: float) -> list[ServiceEvent]:
@@ -339,6 +355,21 @@ class DockerEngineBackend(ContainerBook):
         """
         self._drain()
         return self._usage.take()
+
+    def endpoints(self, backend_id: str) -> dict[str, str]:
+        """Where the published ports of a running container answer.
+
+        ``{"8080/tcp": "127.0.0.1:32768"}``: the address Docker bound (the
+        Docker host's address for a wildcard, see
+        :mod:`~zoe.live.backends.docker_ports`) and the port it picked. Read
+        after the start, or from a listing for an adopted container; empty
+        until then, and once the container exited or was removed.
+        """
+        self._drain()
+        tracked = self._tracked.get(backend_id)
+        if tracked is None or tracked.state is not ServiceState.RUNNING:
+            return {}
+        return dict(tracked.endpoints)
 
     def next_event_delay(self) -> float | None:
         """0 when events wait; a short delay while containers live, to look again.
@@ -547,23 +578,6 @@ class DockerEngineBackend(ContainerBook):
         self._emit(backend_id, tracked, ServiceEventKind.EXITED, None, reason)
         self._tracked[backend_id] = tracked
         return backend_id
-
-
-def local_host(address: str, timeout: float) -> DockerHost:
-    """The one host ``local`` at ``address``, with the capacity its daemon reports."""
-    try:
-        client = connect(address, timeout)
-        try:
-            info = client.info()
-        finally:
-            client.close()
-    except UNREACHABLE as exc:
-        raise BackendError(
-            f"docker backend: the daemon at {address} does not answer ({exc}); "
-            "start it, or list hosts with their capacity in [backend_options] hosts"
-        ) from None
-    capacity = Resources(int(info["NCPU"]) * 1000, int(info["MemTotal"]))
-    return DockerHost("local", address, capacity)
 
 
 def _seconds(options: Mapping[str, Any], key: str, default: float) -> float:

@@ -4,9 +4,9 @@
 :class:`~zoe.live.backends.docker_engine.DockerEngineBackend`: the containers it
 tracks, the hosts that are silent, the events and usage samples due to the
 master. It applies the messages the backend's threads put on its queue (Docker
-events, ends of operations, pings, listings, usage readings; see
-:mod:`~zoe.live.backends.docker_monitor`) and never calls a daemon. The one
-action it takes, removing a container, is the subclass's
+events, ends of operations, ports read after a start, pings, listings, usage
+readings; see :mod:`~zoe.live.backends.docker_monitor`) and never calls a
+daemon. The one action it takes, removing a container, is the subclass's
 (:meth:`ContainerBook._remove_container`).
 
 Sources of silence: the event stream's thread (``down``/``up``) and the probes
@@ -31,8 +31,13 @@ from zoe.live.backends import (
     ServiceEventKind,
     ServiceState,
 )
-from zoe.live.backends.docker_common import exit_code_of_status, exit_reason
+from zoe.live.backends.docker_common import (
+    DockerHost,
+    exit_code_of_status,
+    exit_reason,
+)
 from zoe.live.backends.docker_monitor import OrphanBook, Reading, UsageBook
+from zoe.live.backends.docker_ports import listed_endpoints
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +50,9 @@ class Tracked:
 
     ``busy`` counts its operations in flight; ``changed_time`` (monotonic) is
     when it was last tracked, acted on or reported, so that a listing older than
-    that is not believed about it.
+    that is not believed about it. ``ports``: whether it publishes any (unknown,
+    so True, for an adopted container); ``endpoints`` where they answer, once
+    read (:mod:`~zoe.live.backends.docker_ports`), forgotten with the entry.
     """
 
     host: str
@@ -54,10 +61,14 @@ class Tracked:
     oom: bool = False
     busy: int = 0
     changed_time: float = field(default_factory=time.monotonic)
+    ports: bool = True
+    endpoints: dict[str, str] = field(default_factory=dict)
 
 
 class ContainerBook:
     """Tracked containers, silent hosts and pending events (master's thread only)."""
+
+    hosts: dict[str, DockerHost]  # set by the subclass
 
     def __init__(
         self,
@@ -114,6 +125,8 @@ class ContainerBook:
         elif kind == "unsampled":
             log.debug("docker: no usage of %s: %s", *payload)
             self._usage.on_failure(payload[0])
+        elif kind == "ports":
+            self._on_endpoints(*payload)
         elif kind == "done":
             self._operation_done(payload)
         elif kind == "failed":
@@ -146,6 +159,25 @@ class ContainerBook:
                 why = "container removed outside Zoe"
                 self._emit(backend_id, tracked, ServiceEventKind.EXITED, None, why)
             self._tracked.pop(backend_id, None)
+
+    def _on_endpoints(self, backend_id: str, endpoints: Mapping[str, str]) -> None:
+        tracked = self._tracked.get(backend_id)
+        if tracked is not None and endpoints:
+            tracked.endpoints = dict(endpoints)
+
+    def _note_endpoints(self, host: str, rows: list[Any]) -> None:
+        """Take the endpoints of running containers from a listing of ``host``.
+
+        Only for tracked containers whose endpoints are not known yet: adopted
+        ones, or those whose inspection after their start failed.
+        """
+        address = self.hosts[host].address
+        for row in rows:
+            if row.get("State") != "running" or not row.get("Ports"):
+                continue
+            tracked = self._tracked.get(_row_id(host, row))
+            if tracked is not None and not tracked.endpoints:
+                tracked.endpoints = listed_endpoints(row["Ports"], address)
 
     def _operation_done(self, backend_id: str) -> None:
         tracked = self._tracked.get(backend_id)
@@ -192,6 +224,7 @@ class ContainerBook:
         """Compare a listing of ``host`` started at ``since`` with what is tracked."""
         if host in self._down:
             return
+        self._note_endpoints(host, rows)
         listed = {s.backend_id: s for s in (self._service_of(host, r) for r in rows)}
         for backend_id, tracked in list(self._tracked.items()):
             if tracked.host != host or tracked.state is ServiceState.EXITED:
@@ -262,16 +295,22 @@ class ContainerBook:
 
     def _service_of(self, host: str, row: Mapping[str, Any]) -> BackendService:
         state = _STATES.get(str(row.get("State")), ServiceState.EXITED)
-        names = row.get("Names") or [""]
         code = exit_code_of_status(str(row.get("Status", "")))
+        backend_id = _row_id(host, row)
         return BackendService(
-            f"{host}/{str(names[0]).lstrip('/')}",
-            str(names[0]).lstrip("/"),
+            backend_id,
+            split_id(backend_id)[1],
             host,
             state,
             dict(row.get("Labels") or {}),
             code if state is ServiceState.EXITED else None,
         )
+
+
+def _row_id(host: str, row: Mapping[str, Any]) -> str:
+    """The backend id of a container in a listing of ``host``."""
+    names = row.get("Names") or [""]
+    return f"{host}/{str(names[0]).lstrip('/')}"
 
 
 def split_id(backend_id: str) -> tuple[str, str]:

@@ -135,6 +135,9 @@ class ServiceRecord:
 
     ``cpu_usage`` (cores), ``memory_usage`` (bytes) and ``usage_time`` are the
     latest usage sample of its container, ``None`` until one was taken.
+    ``endpoints`` maps ``PORT/PROTO`` to the ``host:port`` where that published
+    port answers, ``None`` until the master recorded it (see
+    :mod:`zoe.live.backends`).
     """
 
     id: int
@@ -154,12 +157,13 @@ class ServiceRecord:
     cpu_usage: float | None = None
     memory_usage: int | None = None
     usage_time: datetime | None = None
+    endpoints: dict[str, str] | None = None
 
 
 SERVICE_COLUMNS = (
     "id, execution_id, group_index, instance_index, name, essential, status, node, "
     "backend_id, created_time, start_time, end_time, exit_code, reason, "
-    "cpu_usage, memory_usage, usage_time"
+    "cpu_usage, memory_usage, usage_time, endpoints"
 )
 
 
@@ -173,7 +177,7 @@ def service_from_row(row: Sequence[Any]) -> ServiceRecord:
         row[4],
         row[5],
         ServiceStatus(row[6]),
-        *row[7:17],
+        *row[7:18],
     )
 
 

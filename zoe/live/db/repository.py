@@ -10,7 +10,7 @@ transaction as the effect.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from zoe.live.db.records import (
@@ -198,6 +198,11 @@ class Repository:
         """See :meth:`Transaction.record_usage` (all samples in one transaction)."""
         listed = list(samples)
         return self.transaction(lambda tx: tx.record_usage(listed))
+
+    def record_endpoints(self, endpoints: Mapping[int, Mapping[str, str]]) -> int:
+        """See :meth:`Transaction.record_endpoints` (all in one transaction)."""
+        copied = {sid: dict(found) for sid, found in endpoints.items()}
+        return self.transaction(lambda tx: tx.record_endpoints(copied))
 
     # -- nodes ---------------------------------------------------------------
 

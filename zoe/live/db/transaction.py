@@ -10,7 +10,7 @@ never both move one execution or one service. Values go in as parameters only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from psycopg2.extras import Json
@@ -434,6 +434,23 @@ class Transaction:
                 [x.memory_usage for x in samples],
                 [x.usage_time for x in samples],
             ),
+        )
+        return int(self.cur.rowcount)
+
+    def record_endpoints(self, endpoints: Mapping[int, Mapping[str, str]]) -> int:
+        """Store where the published ports of each service answer; the rows updated.
+
+        ``endpoints`` maps a service id to ``{"8080/tcp": "host:port", ...}``;
+        the map replaces the one stored. An unknown service is skipped.
+        """
+        if not endpoints:
+            return 0
+        ids = list(endpoints)
+        self.cur.execute(
+            "UPDATE services AS s SET endpoints = u.endpoints "
+            "FROM unnest(%s::bigint[], %s::jsonb[]) AS u(id, endpoints) "
+            "WHERE s.id = u.id",
+            (ids, [Json(dict(endpoints[i])) for i in ids]),
         )
         return int(self.cur.rowcount)
 
