@@ -1,4 +1,4 @@
-"""The endpoints on an execution's web page: which URLs become links."""
+"""The services on an execution's web page: which URLs become links, usage."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 from zoe.api.web import templates
 
 
-def rendered(*ports: dict[str, Any]) -> str:
+def rendered(*ports: dict[str, Any], **usage: Any) -> str:
     """The execution fragment of one running service with ``ports``."""
     service = {
+        **usage,
         "id": 3,
         "name": "web-0",
         "status": "running",
@@ -77,3 +78,21 @@ def test_a_port_without_an_address_says_so() -> None:
     html = rendered({"name": "ui", "address": None, "url": None})
 
     assert 'ui: <span class="note">no address</span>' in html
+
+
+def test_the_usage_sampled_is_shown_in_cores_and_mib() -> None:
+    html = rendered(cpu_usage=0.4567, memory_usage=3 * 2**20 + 2**19)
+
+    assert "0.46 cores, 3.5 MiB" in html
+
+
+def test_memory_without_a_cpu_rate_yet_shows_a_dash_for_the_cores() -> None:
+    html = rendered(cpu_usage=None, memory_usage=2**20)
+
+    assert "- cores, 1.0 MiB" in html
+
+
+def test_a_service_never_sampled_shows_no_usage() -> None:
+    html = rendered(cpu_usage=None, memory_usage=None)
+
+    assert "cores," not in html
