@@ -4,13 +4,20 @@ The second ``dockerd`` runs in its own network and UTS namespaces (hostname
 ``zoe-worker-...``). A veth pair joins the namespace to the host on a private
 /30; the local daemon's swarm advertises the host's end, and the worker joins
 from the other end (ports 2377, 7946 and 4789 between the two addresses). The
-host's ``docker0`` is never touched.
+host's ``docker0`` is never touched. The swarm's nodes report to the manager
+every second (``--dispatcher-heartbeat 1s``, 5 s by default), so that a stopped
+node is marked down in about 3 s rather than 15.
+
+Times here (2 cores): the swarm is made in about 2 s and undone in about 3 s,
+for the module; the test across nodes takes about 9 s, the test of a stopped
+node about 8 s.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import tempfile
 import urllib.request
@@ -28,8 +35,16 @@ from docker_fixtures import (
     stop_netns_daemon,
 )
 from master_harness import wait_for
-from test_docker_swarm import collect, exited, launch, leave_swarm, remove_services
+from test_docker_swarm import (
+    collect,
+    exited,
+    launch,
+    leave_swarm,
+    remove_services,
+    swarm_backend,
+)
 
+from zoe.core.errors import BackendError
 from zoe.live.backends import ServiceEventKind, ServiceLaunch
 from zoe.live.backends.docker_swarm import DockerSwarmBackend
 
@@ -63,9 +78,10 @@ def ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def two_nodes(docker_address: str) -> Iterator[TwoNodes]:
-    """Start the worker daemon, link it, make the swarm; undo all of it after."""
+    """Start the worker daemon, link it, make the swarm; undo all of it after
+    the module (a test that stops the worker resumes it)."""
     if os.geteuid() != 0:
         no_docker("a second dockerd needs root")
     client = api(docker_address)
@@ -90,7 +106,14 @@ def two_nodes(docker_address: str) -> Iterator[TwoNodes]:
         ip("-n", namespace, "link", "set", worker_end, "up")
         swarm = ["docker", "-H", docker_address, "swarm"]
         subprocess.run(
-            [*swarm, "init", "--advertise-addr", manager_ip],
+            [
+                *swarm,
+                "init",
+                "--advertise-addr",
+                manager_ip,
+                "--dispatcher-heartbeat",
+                "1s",
+            ],
             check=True,
             capture_output=True,
         )
@@ -189,6 +212,44 @@ def test_a_service_pinned_to_the_worker_runs_there_and_answers_across_nodes(
     assert ended is not None
     assert ended.exit_code == 0, logs
     assert logs == "across\n"
+
+
+def test_the_services_of_a_stopped_node_are_reported_exited_naming_the_node(
+    two_nodes: TwoNodes, docker_deployment: str
+) -> None:
+    worker, pid = two_nodes.worker_name, two_nodes.worker.process.pid
+    with swarm_backend(two_nodes.manager, docker_deployment) as backend:
+        manager = next(n.name for n in backend.nodes() if n.name != worker)
+        there = _on(launch(backend, "there-0", ["sleep", "600"], service_id=1), worker)
+        here = _on(launch(backend, "here-0", ["sleep", "600"], service_id=2), manager)
+        there_id, here_id = backend.create(there), backend.create(here)
+        backend.start(there_id)
+        backend.start(here_id)
+        collect(backend, lambda got: len(got) == 2, 40)  # both RUNNING
+
+        os.kill(pid, signal.SIGSTOP)  # the worker's daemon stops answering
+        try:
+            # marked down after 3 missed heartbeats of 1 s, seen within a listing
+            events = collect(backend, lambda got: exited(got, there_id), 20)
+            down = backend.unavailable_nodes()
+            with pytest.raises(BackendError) as no_logs:
+                backend.logs(there_id)
+            backend.remove(there_id)
+            client = api(two_nodes.manager)
+            wait_for(lambda: not client.services(filters={"name": there.name}), 10)
+            client.close()
+            events += backend.poll_events(0.5)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+    reason = (
+        f"node {worker} is unavailable in the swarm (status down, availability active)"
+    )
+    assert [(e.backend_id, e.kind, e.exit_code, e.reason) for e in events] == [
+        (there_id, ServiceEventKind.EXITED, None, reason)
+    ]
+    assert down == {worker}
+    assert str(no_logs.value) == f"swarm: no logs of {there_id}: {reason}"
 
 
 def _on(one: ServiceLaunch, node: str) -> ServiceLaunch:

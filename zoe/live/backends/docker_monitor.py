@@ -251,9 +251,13 @@ class Monitor:
         silent = f"no answer within {self.clients.timeout:g}s"
         return {host: results.get(host, silent) for host, _ in threads}
 
-    def sample(self, host: str, backend_id: str) -> None:
-        """Read the usage of container ``backend_id`` (``host/name``) on the pool."""
-        self._sampler.submit(self._sample, host, backend_id)
+    def sample(self, host: str, backend_id: str, container: str = "") -> None:
+        """Read the usage of container ``backend_id`` (``host/name``) on the pool.
+
+        ``container``: the container's name or id on ``host``, when it is not the
+        name in ``backend_id`` (a Swarm task's container).
+        """
+        self._sampler.submit(self._sample, host, backend_id, container)
 
     def close(self) -> None:
         """Drop the jobs not started; running ones end within the timeout."""
@@ -284,8 +288,8 @@ class Monitor:
         except UNREACHABLE as exc:
             results[host] = f"host {host}: {exc}"
 
-    def _sample(self, host: str, backend_id: str) -> None:
-        container = backend_id.partition("/")[2]
+    def _sample(self, host: str, backend_id: str, container: str) -> None:
+        container = container or backend_id.partition("/")[2]
         try:
             client = self.clients.open(host)
             try:

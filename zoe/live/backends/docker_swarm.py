@@ -24,35 +24,50 @@ Ports are published in Swarm's ``host`` mode, on the node that runs the task,
 at a port the node's daemon picks: the equivalent of the engine backend's
 publishing on its host. :meth:`~DockerSwarmBackend.endpoints` reports each as
 ``<node address>:<port>``, the address being the one the node advertises to the
-Swarm. Volumes are mounts with the rule of Docker's binds: an absolute source is
-a bind mount of that path on the node (which must exist there: Swarm, unlike
-``docker run``, never creates it, and rejects the task), any other source a
-named volume.
+Swarm (on the manager's own node, the port its container is bound to for IPv4:
+see :func:`~zoe.live.backends.swarm_tasks.bound_ports`). Volumes are mounts
+with the rule of Docker's binds: an absolute source is a bind mount of that path
+on the node (which must exist there: Swarm, unlike ``docker run``, never creates
+it, and rejects the task), any other source a named volume.
 
-Monitoring: a thread lists the deployment's services and their tasks every
-``poll_duration`` seconds (Swarm has no per-task event stream across nodes); the
-master's thread turns each listing into events and reconciles it with what the
-backend holds (:meth:`~DockerSwarmBackend.poll_events`). The backend id is
-``swarm/<service name>``.
+Monitoring: a thread lists the nodes, the deployment's services and their
+tasks every ``poll_duration`` seconds (Swarm has no per-task event stream across
+nodes); the master's thread turns each listing into events and reconciles it
+with what the backend holds (:meth:`~DockerSwarmBackend.poll_events`). The
+backend id is ``swarm/<service name>``.
+
+Nodes that go: when a node leaves ``ready`` and ``active`` (stopped, cut off,
+drained, paused), each service pinned to it that had not ended is reported
+EXITED at once, with the reason ``node <name> is unavailable in the swarm
+(status ..., availability ...)``, rather than when Swarm marks its task orphaned
+(a day later by default); the master then removes the service through the
+manager as for any exit.
+
+Output: :meth:`~DockerSwarmBackend.remove` keeps the last ``KEPT_LINES`` lines of
+a service's output before it removes the service (as the engine backend keeps a
+container's), so that :meth:`~DockerSwarmBackend.logs` still returns it; unless
+the service's node does not answer, whose output cannot be read. Every read of
+output waits ``timeout`` seconds at most.
+
+Usage, every ``usage_duration`` seconds (0: never): the running tasks are
+sampled on a pool of ``usage_workers`` threads with one-shot stats calls, as in
+the engine backend, by the id of the task's container. Only the manager's
+daemon is reached (no address of another node's daemon is configured, and a
+manager cannot read another node's container stats), so only services whose
+task runs on the manager's own node are sampled; the others have no samples.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
-import shlex
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import docker
 import docker.errors
-import docker.types
 
-from zoe.core.cluster import Node
 from zoe.core.errors import BackendError
 from zoe.core.resources import Resources
 from zoe.live.backends import (
@@ -63,6 +78,7 @@ from zoe.live.backends import (
     ServiceEventKind,
     ServiceLaunch,
     ServiceState,
+    UsageSample,
 )
 from zoe.live.backends.docker_common import (
     UNREACHABLE,
@@ -70,79 +86,53 @@ from zoe.live.backends.docker_common import (
     DockerHost,
     Operations,
     TemplateError,
-    aliases,
     connect,
     default_address,
-    label_filters,
-    memory_limit,
-    nano_cpus,
-    network_name,
-    rendered_command,
-    rendered_environment,
 )
+from zoe.live.backends.docker_engine import KEPT_LINES
+from zoe.live.backends.docker_monitor import Monitor, Reading, UsageBook
 from zoe.live.backends.swarm_tasks import (
-    CONSTRAINT,
     ENDED,
     GONE_REASON,
     HOST,
+    SwarmNodes,
     SwarmTask,
     TaskPoller,
+    create_service,
     exit_of,
     list_tasks,
+    nodes_of,
+    read_output,
+    remove_service,
+    service_spec,
     state_of,
 )
+from zoe.live.output import KeptOutput, parse_stamped, select
 
 if TYPE_CHECKING:
+    from zoe.core.cluster import Node
     from zoe.live.backends import BackendSettings
 
 log = logging.getLogger(__name__)
-
-NANO_PER_MILLICORE = 1_000_000
-# a service and its execution's network are made and dropped under this lock, so
-# that two workers never make the network twice nor drop it under a new service
-_NETWORK_LOCK = threading.Lock()
-
-
-def mounts(launch: ServiceLaunch) -> list[docker.types.Mount]:
-    """The launch's volumes as Swarm mounts, by the rule of Docker's binds.
-
-    An absolute source is a bind mount of that path on the node, any other
-    source a named volume (Docker refuses an invalid volume name when the
-    service is created, which fails that service with its reason).
-    """
-    return [
-        docker.types.Mount(
-            target,
-            source,
-            type="bind" if source.startswith("/") else "volume",
-            read_only=read_only,
-        )
-        for source, target, read_only in launch.volumes
-    ]
-
-
-def endpoint_spec(launch: ServiceLaunch) -> dict[str, Any]:
-    """DNS round robin, and each port published in ``host`` mode at a free port."""
-    ports = [
-        {"Protocol": protocol, "TargetPort": port, "PublishMode": "host"}
-        for port, protocol in launch.ports
-    ]
-    return {"Mode": "dnsrr", "Ports": ports}
 
 
 @dataclass(slots=True)
 class _Known:
     """A service the master knows (created or adopted), and what it last reported.
 
-    ``submitted``: a Swarm service was asked for (so Swarm may hold one).
+    ``submitted``: a Swarm service was asked for (so Swarm may hold one);
+    ``node``: the hostname it is pinned to; ``node_id``, ``ports`` and
+    ``container_id``: those of its task as last listed.
     """
 
     labels: Mapping[str, str]
     state: ServiceState
     spec: dict[str, Any] | None = None
     submitted: bool = False
+    node: str = ""
     node_id: str = ""
     ports: tuple[tuple[str, int], ...] = ()
+    container_id: str = ""
 
 
 class DockerSwarmBackend:
@@ -154,7 +144,8 @@ class DockerSwarmBackend:
     deployment's labels that the backend does not hold is removed. A listing
     judges a service only if no operation on it was in flight when the listing
     began, and orphans are removed only once :meth:`list_services` has been
-    called (the master's recovery adopts what it knows first).
+    called (the master's recovery adopts what it knows first). Nodes that go,
+    output and usage: see the module docstring.
     """
 
     name = "swarm"
@@ -167,30 +158,52 @@ class DockerSwarmBackend:
         timeout: float = 10.0,
         poll_duration: float = 0.5,
         stop_grace_duration: float = 0.0,
+        usage_duration: float = 30.0,
+        usage_workers: int = 4,
     ) -> None:
         self.deployment, self.address, self.timeout = deployment, address, timeout
         self.stop_grace_duration = stop_grace_duration
-        self._client = connect(address, timeout)
         self._known: dict[str, _Known] = {}
         self._busy: dict[str, int] = {}
         self._settled: dict[str, float] = {}
         self._adopted = False
         self._pending: list[ServiceEvent] = []
         self._queue: queue.Queue[Any] = queue.Queue()
-        self._down: set[str] = set()
-        self._addresses: dict[str, str] = {}
-        self._nodes = self._read_nodes()
-        host = DockerHost(HOST, address, Resources(1, 1))
+        self._seen = SwarmNodes()
+        self._kept = KeptOutput()
+        self._usage = UsageBook(usage_duration)
+        try:
+            self._client = connect(address, timeout)
+            self._on_nodes(nodes_of(self._client.nodes()))
+            swarm = self._client.info().get("Swarm") or {}
+        except UNREACHABLE as exc:
+            raise BackendError(
+                f"swarm backend: the manager at {address} does not answer ({exc}); "
+                "set [backend_options] address to a manager of the swarm"
+            ) from None
+        self._own_node = str(swarm.get("NodeID") or "")
+        hosts = {HOST: DockerHost(HOST, address, Resources(1, 1))}
         self._operations = Operations(
-            {HOST: host}, self._queue, timeout=timeout, api_version="auto"
+            hosts, self._queue, timeout=timeout, api_version="auto"
         )
-        self._poller = TaskPoller(address, deployment, self._queue, poll_duration)
+        self._monitor = Monitor(
+            hosts,
+            deployment,
+            self._queue,
+            timeout=timeout,
+            api_version="auto",
+            usage_workers=usage_workers,
+        )
+        self._poller = TaskPoller(
+            address, deployment, self._queue, poll_duration, self._own_node
+        )
         self._poller.start()
 
     @classmethod
     def from_settings(cls, settings: BackendSettings) -> DockerSwarmBackend:
         """Build one from the ``[backend_options]`` options ``address``,
-        ``timeout``, ``poll_duration`` and ``stop_grace_duration``."""
+        ``timeout``, ``poll_duration``, ``stop_grace_duration``,
+        ``usage_duration`` and ``usage_workers``."""
         options = settings.options
         return cls(
             deployment=settings.deployment,
@@ -198,21 +211,21 @@ class DockerSwarmBackend:
             timeout=float(options.get("timeout", 10.0)),
             poll_duration=float(options.get("poll_duration", 0.5)),
             stop_grace_duration=float(options.get("stop_grace_duration", 0.0)),
+            usage_duration=float(options.get("usage_duration", 30.0)),
+            usage_workers=max(1, int(options.get("usage_workers", 4))),
         )
 
     # -- the Backend interface ---------------------------------------------------
 
     def nodes(self) -> list[Node]:
-        """The Swarm's nodes by hostname, in the order the manager lists them."""
-        return list(self._nodes)
+        """The Swarm's nodes by hostname, in the order the manager lists them
+        (as of the last listing)."""
+        return list(self._seen.nodes)
 
     def unavailable_nodes(self) -> set[str]:
-        """Nodes that are not ready and active (read at the master's tick)."""
-        try:
-            self._nodes = self._read_nodes()
-        except UNREACHABLE as exc:
-            log.warning("swarm: the manager does not answer: %s", exc)
-        return set(self._down)
+        """Nodes that are not ready and active, as of the last listing."""
+        self._drain()
+        return set(self._seen.down)
 
     def create(self, launch: ServiceLaunch) -> str:
         """Prepare the Swarm service; :meth:`start` creates it.
@@ -221,14 +234,14 @@ class DockerSwarmBackend:
         """
         backend_id = f"{HOST}/{launch.name}"
         try:
-            spec = self._spec(launch)
+            spec = service_spec(launch, self.deployment, self.stop_grace_duration)
         except TemplateError as exc:
             known = _Known(dict(launch.labels), ServiceState.RUNNING)
             self._known[backend_id] = known
             self._emit(backend_id, known, ServiceEventKind.EXITED, None, str(exc))
             return backend_id
         self._known[backend_id] = _Known(
-            dict(launch.labels), ServiceState.CREATED, spec
+            dict(launch.labels), ServiceState.CREATED, spec, node=launch.node
         )
         return backend_id
 
@@ -238,35 +251,32 @@ class DockerSwarmBackend:
         if known is None:
             raise BackendError(f"swarm backend: no service {backend_id!r}")
         spec, known.spec = known.spec, None
-        if spec is None:
-            return
+        if spec is None or known.state is ServiceState.EXITED:
+            return  # failed already, or its node went meanwhile
         known.submitted = True
         network = spec.pop("_network")
         labels = {
             LABEL_DEPLOYMENT: self.deployment,
             LABEL_EXECUTION: known.labels.get(LABEL_EXECUTION, ""),
         }
-        self._submit(backend_id, lambda c: _create_service(c, network, labels, spec))
+        self._submit(backend_id, lambda c: create_service(c, network, labels, spec))
 
     def remove(self, backend_id: str) -> None:
-        """Remove the Swarm service, and the network once its execution has none."""
+        """Keep the service's last output, remove the Swarm service, and the
+        network once its execution has none (on a worker)."""
         known = self._known.pop(backend_id, None)
         if known is not None and not known.submitted:
+            self._kept.keep(backend_id, "")  # never made in Swarm: no output
             return
         name = _name(backend_id)
         execution = known.labels.get(LABEL_EXECUTION, "") if known else ""
         deployment = self.deployment
+        readable = known is None or known.node not in self._seen.silent
 
         def job(client: Any) -> None:
-            with _NETWORK_LOCK:
-                with contextlib.suppress(docker.errors.NotFound):
-                    client.remove_service(name)
-                extra = [f"{LABEL_EXECUTION}={execution}"]
-                if execution.isdigit() and not client.services(
-                    filters=label_filters(deployment, extra)
-                ):
-                    with contextlib.suppress(docker.errors.APIError):
-                        client.remove_network(network_name(deployment, int(execution)))
+            if readable:
+                self._keep_output(client, backend_id)
+            remove_service(client, name, deployment, execution)
 
         self._submit(backend_id, job)
 
@@ -289,31 +299,35 @@ class DockerSwarmBackend:
             code, reason = (
                 exit_of(task) if state is ServiceState.EXITED else (None,) * 2
             )
+            if state is not ServiceState.EXITED and task.node in self._seen.down:
+                state, reason = ServiceState.EXITED, self._down_reason(task.node)
             backend_id = f"{HOST}/{name}"
             found.append(
                 BackendService(
                     backend_id, name, task.node, state, task.labels, code, reason
                 )
             )
-            adopted = _Known(dict(task.labels), state, submitted=True)
+            adopted = _Known(dict(task.labels), state, submitted=True, node=task.node)
             self._known.setdefault(backend_id, adopted)
         return found
 
     def poll_events(self, timeout: float) -> list[ServiceEvent]:
-        """Task changes and reconciliation since the last call."""
-        try:
-            message = self._queue.get(timeout=timeout) if timeout > 0 else None
-        except queue.Empty:
-            message = None
-        while True:
-            if message is not None:
-                self._handle(*message)
-            try:
-                message = self._queue.get_nowait()
-            except queue.Empty:
-                break
+        """Task changes, nodes gone and reconciliation since the last call."""
+        self._drain(timeout if not self._pending else 0.0)
+        now = time.monotonic()
+        if self._usage.due(now):
+            self._sample_usage(now)
         events, self._pending = self._pending, []
         return events
+
+    def usage_samples(self) -> list[UsageSample]:
+        """The latest usage of each sampled service since the last call.
+
+        Samples are taken every ``usage_duration`` seconds on other threads, of
+        the services running on the manager's own node only (module docstring).
+        """
+        self._drain()
+        return self._usage.take()
 
     def next_event_delay(self) -> float | None:
         """0 when events wait; a short delay while services live."""
@@ -325,6 +339,7 @@ class DockerSwarmBackend:
     def close(self) -> None:
         """Stop the threads; the Swarm services keep running."""
         self._operations.close()
+        self._monitor.close()
         self._poller.stopping.set()
         self._client.close()
 
@@ -341,27 +356,49 @@ class DockerSwarmBackend:
 
         ``tail``: its last lines only; ``since``: lines written at or after that
         UNIX time; ``timestamps``: each line prefixed with its RFC 3339 time and
-        a space, as ``docker logs -t``. A service that was never created (it
-        failed before) has no output. Raises :class:`BackendError` if the
-        service or the manager is gone.
+        a space, as ``docker logs -t``. A removed service's last output is read
+        from what :meth:`remove` kept; a service that was never created (it
+        failed before) has none. Waits ``timeout`` seconds at most. Raises
+        :class:`BackendError` if the service, its node or the manager is gone.
         """
+        kept = self._kept.get(backend_id)  # kept: being removed, or removed
+        if kept is not None:
+            return select(parse_stamped(kept), tail, since, timestamps)
         known = self._known.get(backend_id)
         if known is not None and not known.submitted:
             return ""
-        options: dict[str, Any] = {
-            "tail": "all" if tail is None else tail,
-            "timestamps": timestamps,
-        }
-        if since is not None and since > 0:
-            options["since"] = f"{since:.9f}"
-        try:
-            chunks = self._client.service_logs(
-                _name(backend_id), stdout=True, stderr=True, is_tty=False, **options
+        if known is not None and known.node in self._seen.silent:
+            raise BackendError(  # never wait on a node known not to answer
+                f"swarm: no logs of {backend_id}: {self._down_reason(known.node)}"
             )
-            raw = b"".join(chunks)
-        except (docker.errors.APIError, *UNREACHABLE) as exc:
+        try:
+            return read_output(
+                self._client,
+                _name(backend_id),
+                timeout=self.timeout,
+                tail="all" if tail is None else tail,
+                since=since,
+                timestamps=timestamps,
+            )
+        except UNREACHABLE as exc:
             raise BackendError(f"swarm: no logs of {backend_id}: {exc}") from None
-        return raw.decode("utf-8", errors="replace")
+
+    def _keep_output(self, client: Any, backend_id: str) -> None:
+        """Keep the service's last output before its removal (worker thread)."""
+        try:
+            stamped = read_output(
+                client,
+                _name(backend_id),
+                timeout=self.timeout,
+                tail=KEPT_LINES,
+                timestamps=True,
+            )
+        except docker.errors.NotFound:
+            return
+        except UNREACHABLE as exc:
+            log.warning("swarm: output of %s not kept: %s", backend_id, exc)
+            return
+        self._kept.keep(backend_id, stamped)
 
     def endpoints(self, backend_id: str) -> dict[str, str]:
         """Where the published ports of a running service answer.
@@ -373,16 +410,34 @@ class DockerSwarmBackend:
         known = self._known.get(backend_id)
         if known is None or known.state is not ServiceState.RUNNING:
             return {}
-        if known.ports and known.node_id not in self._addresses:
-            with contextlib.suppress(*UNREACHABLE):
-                self._nodes = self._read_nodes()
-        address = self._addresses.get(known.node_id, "")
+        address = self._seen.addresses.get(known.node_id, "")
         return {key: f"{address}:{port}" for key, port in known.ports}
 
     # -- monitoring ------------------------------------------------------------------
 
+    def _drain(self, timeout: float = 0.0) -> None:
+        """Apply the messages of the threads (waiting ``timeout`` for the first)."""
+        try:
+            message = self._queue.get(timeout=timeout) if timeout > 0 else None
+        except queue.Empty:
+            return
+        while True:
+            if message is not None:
+                self._handle(*message)
+            try:
+                message = self._queue.get_nowait()
+            except queue.Empty:
+                return
+
     def _handle(self, kind: str, host: str, payload: Any) -> None:
-        if kind == "done":
+        if kind == "nodes":
+            self._on_nodes(payload)
+        elif kind == "usage":
+            self._on_usage(*payload)
+        elif kind == "unsampled":
+            log.debug("swarm: no usage of %s: %s", *payload)
+            self._usage.on_failure(payload[0])
+        elif kind == "done":
             self._settle(payload)
         elif kind == "failed":
             backend_id, reason = payload
@@ -403,6 +458,8 @@ class DockerSwarmBackend:
             known = self._known.get(backend_id)
             if known is not None:
                 known.node_id, known.ports = task.node_id, task.ports
+                known.container_id = task.container_id
+                known.node = task.node or known.node
                 self._apply(backend_id, known, task)
             elif self._adopted and self._trusts(backend_id, listed_time):
                 log.info("swarm: service %s, unknown to the master, removed", name)
@@ -424,6 +481,51 @@ class DockerSwarmBackend:
 
         # later listings began after these operations ended: no need to remember
         self._settled = {k: t for k, t in self._settled.items() if t >= listed_time}
+
+    def _on_nodes(self, seen: SwarmNodes) -> None:
+        """Take a node listing; report the services of each node that went."""
+        shared = seen.shared_hostnames()
+        if shared and seen.nodes != self._seen.nodes:
+            log.warning(
+                "swarm: several nodes share a hostname (%s); give each node its "
+                "own hostname, or services may land on the wrong one",
+                ", ".join(shared),
+            )
+        went = [name for name in seen.down if name not in self._seen.down]
+        for name in self._seen.down:
+            if name not in seen.down:
+                log.info("swarm: node %s is available again", name)
+        self._seen = seen
+        for name in went:
+            log.warning("swarm: node %s is unavailable (%s)", name, seen.down[name])
+            reason = self._down_reason(name)
+            for backend_id, known in self._known.items():
+                if known.node == name:
+                    kind = ServiceEventKind.EXITED
+                    self._emit(backend_id, known, kind, None, reason)
+
+    def _down_reason(self, node: str) -> str:
+        why = self._seen.down.get(node) or "not ready and active"
+        return f"node {node} is unavailable in the swarm ({why})"
+
+    def _sample_usage(self, now: float) -> None:
+        """Start a pass over the running services on the manager's own node."""
+        targets = [
+            (backend_id, known.container_id)
+            for backend_id, known in self._known.items()
+            if known.state is ServiceState.RUNNING
+            and known.container_id
+            and known.node_id == self._own_node
+        ]
+        self._usage.started(len(targets), now)
+        for backend_id, container in targets:
+            self._monitor.sample(HOST, backend_id, container)
+
+    def _on_usage(self, backend_id: str, reading: Reading) -> None:
+        known = self._known.get(backend_id)
+        running = known is not None and known.state is ServiceState.RUNNING
+        labels = known.labels if known is not None and running else None
+        self._usage.on_reading(backend_id, labels, reading)
 
     def _apply(self, backend_id: str, known: _Known, task: SwarmTask) -> None:
         if task.state == "running":
@@ -469,99 +571,6 @@ class DockerSwarmBackend:
         self._pending.append(
             ServiceEvent(backend_id, kind, dict(known.labels), exit_code, reason)
         )
-
-    # -- services and nodes ----------------------------------------------------------
-
-    def _spec(self, launch: ServiceLaunch) -> dict[str, Any]:
-        """The keyword arguments of ``create_service`` (:class:`TemplateError`)."""
-        command = rendered_command(launch)
-        args = shlex.split(command) if isinstance(command, str) else command
-        network = network_name(self.deployment, launch.execution.execution_id)
-        container = docker.types.ContainerSpec(
-            launch.image,
-            args=args,
-            env=rendered_environment(launch),
-            labels=dict(launch.labels),
-            hostname=aliases(launch)[0],
-            mounts=mounts(launch),
-            stop_grace_period=round(self.stop_grace_duration * 1e9),
-        )
-        resources = docker.types.Resources(
-            cpu_limit=nano_cpus(launch),
-            mem_limit=memory_limit(launch),
-            cpu_reservation=launch.millicores * NANO_PER_MILLICORE,
-            mem_reservation=launch.memory,
-        )
-        template = docker.types.TaskTemplate(
-            container,
-            resources=resources,
-            restart_policy=docker.types.RestartPolicy(condition="none"),
-            placement=docker.types.Placement(
-                constraints=[f"{CONSTRAINT}{launch.node}"]
-            ),
-            networks=[
-                docker.types.NetworkAttachmentConfig(network, aliases=aliases(launch))
-            ],
-        )
-        return {
-            "task_template": template,
-            "name": launch.name,
-            "labels": dict(launch.labels),
-            "endpoint_spec": endpoint_spec(launch),
-            "_network": network,
-        }
-
-    def _read_nodes(self) -> list[Node]:
-        """The nodes; also notes which are down and each node's address."""
-        nodes, down, addresses = [], set(), {}
-        for entry in self._client.nodes():
-            description = entry.get("Description") or {}
-            name = str(description.get("Hostname", entry["ID"]))
-            resources = description.get("Resources") or {}
-            millicores = int(resources.get("NanoCPUs", 0)) // NANO_PER_MILLICORE
-            memory = int(resources.get("MemoryBytes", 0))
-            labels = frozenset((entry.get("Spec") or {}).get("Labels") or {})
-            nodes.append(Node(name, Resources(millicores, memory), labels))
-            ready = (entry.get("Status") or {}).get("State") == "ready"
-            active = (entry.get("Spec") or {}).get("Availability") == "active"
-            if not (ready and active):
-                down.add(name)
-            addresses[str(entry["ID"])] = _address_of(entry, name)
-        names = [n.name for n in nodes]
-        if len(set(names)) < len(names):
-            log.warning(
-                "swarm: several nodes share a hostname (%s); give each node its "
-                "own hostname, or services may land on the wrong one",
-                ", ".join(sorted({n for n in names if names.count(n) > 1})),
-            )
-        self._down, self._addresses = down, addresses
-        return nodes
-
-
-def _create_service(
-    client: Any, network: str, labels: Mapping[str, str], spec: Mapping[str, Any]
-) -> None:
-    """Make the execution's overlay network unless it exists, then the service."""
-    with _NETWORK_LOCK:
-        if not any(n["Name"] == network for n in client.networks(names=[network])):
-            client.create_network(
-                network,
-                driver="overlay",
-                attachable=True,
-                labels=dict(labels),
-                check_duplicate=True,
-            )
-        client.create_service(**spec)
-
-
-def _address_of(entry: Mapping[str, Any], hostname: str) -> str:
-    """The address a node advertises: its status', else its manager's, else its
-    hostname (a manager may show ``0.0.0.0`` in its status)."""
-    address = str((entry.get("Status") or {}).get("Addr") or "")
-    if address in ("", "0.0.0.0"):
-        manager = str((entry.get("ManagerStatus") or {}).get("Addr") or "")
-        address = manager.rpartition(":")[0]
-    return address if address not in ("", "0.0.0.0") else hostname
 
 
 def _name(backend_id: str) -> str:
