@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from anyio import to_thread
 from fastapi import Depends, Request
+from fastapi.responses import FileResponse
 
 from zoe.api.errors import ApiError, not_found
 from zoe.api.experiment_specs import check_spec
@@ -204,13 +205,18 @@ async def figure_file(
     return path, FIGURE_TYPES[path.suffix]
 
 
-async def report_file(worker: ExperimentWorker, record: ExperimentRecord) -> Path:
-    """The path of the experiment's HTML report; 404 if it was not written."""
+async def report_response(
+    worker: ExperimentWorker, record: ExperimentRecord
+) -> FileResponse:
+    """The experiment's HTML report, under :data:`REPORT_POLICY`; 404 if it was
+    not written."""
     _require_done(record)
     path = worker.folder_of(record.id) / "report.html"
     if not await to_thread.run_sync(path.is_file):
         raise not_found("report of experiment", record.id)
-    return path
+    response = FileResponse(path, media_type="text/html; charset=utf-8")
+    response.headers["Content-Security-Policy"] = REPORT_POLICY
+    return response
 
 
 async def cancel(state: ApiState, record: ExperimentRecord) -> ExperimentStatus:

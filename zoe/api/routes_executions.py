@@ -17,6 +17,7 @@ from zoe.api import schemas
 from zoe.api.deps import Caller, Reader, State, Writer
 from zoe.api.errors import ApiError, not_found
 from zoe.api.logstream import OPENAPI_TEXT, OutputTarget, open_output
+from zoe.api.paging import one_page
 from zoe.api.submission import notify, store
 from zoe.core.errors import NotFound
 from zoe.core.execution import ExecutionStatus
@@ -62,23 +63,17 @@ async def list_executions(
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
 ) -> Any:
     """Executions newest first; a user sees their own, an administrator all."""
-    if not caller.is_admin:
-        if user is not None and user != caller.name:
-            return {"executions": [], "next": None}
-        user = caller.name
-    before = None if cursor is None else int(cursor)
-    statuses = None if status is None else tuple(status)
-
-    def work(tx: Transaction) -> tuple[list[ExecutionRecord], int | None]:
-        return list_page(
-            tx, user=user, statuses=statuses, before_id=before, limit=limit
-        )
-
-    records, more = await state.db(lambda repo: repo.transaction(work))
-    return {
-        "executions": [execution_summary(r) for r in records],
-        "next": None if more is None else str(more),
-    }
+    return await one_page(
+        state,
+        caller,
+        "executions",
+        list_page,
+        execution_summary,
+        user=user,
+        statuses=status,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 @router.post("/executions", status_code=202, response_model=schemas.SubmitOut)

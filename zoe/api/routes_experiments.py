@@ -18,11 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from zoe.api import experiments
 from zoe.api.deps import Reader, State, Writer
 from zoe.api.experiment_specs import MAX_SPEC_CHARS
-from zoe.api.experiments import REPORT_POLICY, Worker
+from zoe.api.experiments import Worker
+from zoe.api.paging import one_page
 from zoe.core.errors import InvalidSpec
-from zoe.live.db import Transaction
 from zoe.live.db.experiments import (
-    ExperimentRecord,
     ExperimentStatus,
     list_experiments,
 )
@@ -142,23 +141,17 @@ async def list_all(
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
 ) -> Any:
     """Experiments newest first; a user sees their own, an administrator all."""
-    if not caller.is_admin:
-        if user is not None and user != caller.name:
-            return {"experiments": [], "next": None}
-        user = caller.name
-    before = None if cursor is None else int(cursor)
-    statuses = None if status is None else tuple(status)
-
-    def work(tx: Transaction) -> tuple[list[ExperimentRecord], int | None]:
-        return list_experiments(
-            tx, user=user, statuses=statuses, before_id=before, limit=limit
-        )
-
-    records, more = await state.db(lambda repo: repo.transaction(work))
-    return {
-        "experiments": [experiments.summary(r) for r in records],
-        "next": None if more is None else str(more),
-    }
+    return await one_page(
+        state,
+        caller,
+        "experiments",
+        list_experiments,
+        experiments.summary,
+        user=user,
+        statuses=status,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 @router.get("/experiments/{experiment_id}", response_model=ExperimentDetail)
@@ -237,10 +230,7 @@ async def report(
 ) -> Response:
     """The HTML report: tables and figures in one self-contained page."""
     record = await experiments.owned(state, caller, experiment_id)
-    path = await experiments.report_file(worker, record)
-    response = FileResponse(path, media_type="text/html; charset=utf-8")
-    response.headers["Content-Security-Policy"] = REPORT_POLICY
-    return response
+    return await experiments.report_response(worker, record)
 
 
 @router.post(

@@ -20,7 +20,7 @@ from zoe.api import experiments
 from zoe.api.deps import Caller, State
 from zoe.api.errors import ApiError
 from zoe.api.experiment_specs import MAX_SPEC_CHARS
-from zoe.api.experiments import REPORT_POLICY, Worker
+from zoe.api.experiments import Worker
 from zoe.api.web import WebCaller, check_csrf, page
 from zoe.core.errors import InvalidSpec
 from zoe.live.db import Role, Transaction
@@ -166,10 +166,7 @@ async def report(
     state: State, worker: Worker, caller: WebCaller, experiment_id: int
 ) -> Response:
     record = await experiments.owned(state, caller, experiment_id)
-    path = await experiments.report_file(worker, record)
-    response = FileResponse(path, media_type="text/html; charset=utf-8")
-    response.headers["Content-Security-Policy"] = REPORT_POLICY
-    return response
+    return await experiments.report_response(worker, record)
 
 
 @router.post("/experiments/{experiment_id}/cancel")

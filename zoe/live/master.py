@@ -32,6 +32,7 @@ from zoe.core.execution import ExecutionStatus, ServiceStatus
 from zoe.core.zapp_import import load_zapp
 from zoe.live.db.records import ServiceUsage
 from zoe.live.errors import DatabaseUnavailable
+from zoe.live.output import service_output
 from zoe.live.protocol import ListArgs, LogsArgs, Op, Request
 from zoe.live.protocol_errors import BadRequestError, ConflictError, UnavailableError
 from zoe.live.recovery import recover
@@ -497,8 +498,6 @@ class Master:
         Each service's entry is :func:`~zoe.live.output.service_output`'s; its
         status is read before its output, so ``ended`` means nothing follows.
         """
-        from zoe.live.output import service_output
-
         args: LogsArgs = request.args  # type: ignore[assignment]
         read = getattr(self.backend, "logs", None)
         if read is None:

@@ -30,7 +30,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -256,6 +256,24 @@ def rendered_command(
         return [render(part, launch, shared) for part in command]
     except TemplateError as exc:
         raise TemplateError(f"command: {exc}") from None
+
+
+def drain(
+    messages: queue.Queue[Any], handle: Callable[..., None], timeout: float = 0.0
+) -> None:
+    """Call ``handle(*message)`` for every message the threads put on ``messages``,
+    waiting up to ``timeout`` seconds for the first (not at all with 0)."""
+    try:
+        message = messages.get(timeout=timeout) if timeout > 0 else None
+    except queue.Empty:
+        return
+    while True:
+        if message is not None:
+            handle(*message)
+        try:
+            message = messages.get_nowait()
+        except queue.Empty:
+            return
 
 
 # -- limits, ports, volumes -----------------------------------------------------------

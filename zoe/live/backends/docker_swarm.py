@@ -88,6 +88,7 @@ from zoe.live.backends.docker_common import (
     TemplateError,
     connect,
     default_address,
+    drain,
 )
 from zoe.live.backends.docker_engine import KEPT_LINES
 from zoe.live.backends.docker_monitor import Monitor, Reading, UsageBook
@@ -417,17 +418,7 @@ class DockerSwarmBackend:
 
     def _drain(self, timeout: float = 0.0) -> None:
         """Apply the messages of the threads (waiting ``timeout`` for the first)."""
-        try:
-            message = self._queue.get(timeout=timeout) if timeout > 0 else None
-        except queue.Empty:
-            return
-        while True:
-            if message is not None:
-                self._handle(*message)
-            try:
-                message = self._queue.get_nowait()
-            except queue.Empty:
-                return
+        drain(self._queue, self._handle, timeout)
 
     def _handle(self, kind: str, host: str, payload: Any) -> None:
         if kind == "nodes":

@@ -33,6 +33,7 @@ from zoe.live.backends import (
 )
 from zoe.live.backends.docker_common import (
     DockerHost,
+    drain,
     exit_code_of_status,
     exit_reason,
 )
@@ -97,17 +98,7 @@ class ContainerBook:
         raise NotImplementedError
 
     def _drain(self, timeout: float = 0.0) -> None:
-        try:
-            message = self._queue.get(timeout=timeout) if timeout > 0 else None
-        except queue.Empty:
-            return
-        while True:
-            if message is not None:
-                self._handle(*message)
-            try:
-                message = self._queue.get_nowait()
-            except queue.Empty:
-                return
+        drain(self._queue, self._handle, timeout)
 
     def _handle(self, kind: str, host: str, payload: Any) -> None:
         if kind in ("down", "hung"):
