@@ -370,3 +370,61 @@ def test_the_master_marks_nothing_unavailable_on_a_healthy_host(
 
     assert [(n.node.name, n.available) for n in nodes] == [("local", True)]
     assert engine.unavailable_nodes() == set()
+
+
+def test_on_a_shared_network_each_client_reaches_its_own_server_and_it_stays(
+    postgres_dsn: str,
+    docker_deployment: str,
+    docker_address: str,
+    tmp_path: Path,
+) -> None:
+    fetch = (
+        "for i in $(seq 40); do "
+        'wget -q -O /tmp/got "http://$SERVER:8080/index" && '
+        'test "$(cat /tmp/got)" = "hello $ID" && exit 0; sleep 0.2; done; exit 1'
+    )
+    serve = "echo hello $ID > /tmp/index && exec httpd -f -p 8080 -h /tmp"
+    zapp = app(
+        [
+            service(
+                "server", ["sh", "-c", serve], environment={"ID": "{execution_id}"}
+            ),
+            service(
+                "client",
+                ["sh", "-c", fetch],
+                environment={"SERVER": "{dns_name#server0}", "ID": "{execution_id}"},
+                depends_on=["server"],
+            ),
+        ]
+    )
+    host = DockerHost("local", docker_address, Resources(2000, GIB))
+    backend = DockerEngineBackend(
+        [host], deployment=docker_deployment, shared_network=True
+    )
+    network = f"zoe-{docker_deployment}"
+    config = master_config(postgres_dsn, docker_deployment, tmp_path, backend="docker")
+    client_api = api(docker_address)
+    try:
+        with master_thread(config, backend) as running, running.client() as client:
+            ids = [
+                client.submit(f"web{i}", zapp, user="alice")["execution_id"]
+                for i in range(2)
+            ]
+            records = [wait_final(client, i, timeout=40) for i in ids]
+
+            assert [r["status"] for r in records] == ["finished", "finished"], records
+            wait_for(
+                lambda: (
+                    not client_api.containers(all=True, filters=_of(docker_deployment))
+                )
+            )
+        assert [n["Name"] for n in client_api.networks(names=[network])] == [network]
+    finally:
+        backend.close()
+        for row in client_api.networks(names=[network]):
+            client_api.remove_network(row["Id"])
+        client_api.close()
+
+
+def _of(deployment: str) -> dict[str, list[str]]:
+    return {"label": [f"zoe.deployment={deployment}"]}

@@ -524,13 +524,10 @@ def ensure_network(client: Any, name: str, labels: Mapping[str, str]) -> None:
 
 
 def drop_network_if_unused(
-    client: Any, name: str, deployment: str, execution: str | None
+    client: Any, name: str, deployment: str, execution: str
 ) -> None:
-    """Remove network ``name`` once no container of ``execution`` is left.
-
-    ``execution`` None: once no container of the deployment is left.
-    """
-    extra = [] if execution is None else [f"{LABEL_EXECUTION}={execution}"]
+    """Remove network ``name`` once no container of ``execution`` is left."""
+    extra = [f"{LABEL_EXECUTION}={execution}"]
     with _NETWORK_LOCK:
         if client.containers(all=True, filters=label_filters(deployment, extra)):
             return

@@ -293,10 +293,9 @@ class DockerEngineBackend(ContainerBook):
         self._removed.add(backend_id)
         deployment = self.deployment
         execution = labels.get(LABEL_EXECUTION, "")
+        # the shared network is the deployment's: it stays for the next executions
         network = None
-        if self.shared_network:
-            network = shared_network_name(deployment)
-        elif execution.isdigit():
+        if not self.shared_network and execution.isdigit():
             network = network_name(deployment, int(execution))
 
         def job(client: docker.APIClient) -> None:
@@ -304,8 +303,7 @@ class DockerEngineBackend(ContainerBook):
             with contextlib.suppress(docker.errors.NotFound):
                 client.remove_container(container, force=True)
             if network is not None:
-                scope = None if self.shared_network else execution
-                drop_network_if_unused(client, network, deployment, scope)
+                drop_network_if_unused(client, network, deployment, execution)
 
         self._operations.submit(host, backend_id, job)
 
