@@ -274,6 +274,21 @@ def test_too_many_runs_and_invalid_specs_are_422_with_the_key_path(
     assert client.get(URL, headers=alice).json()["experiments"] == []
 
 
+def test_a_generated_trace_over_a_million_applications_is_422(
+    xapi: ExperimentsApi,
+) -> None:
+    client, alice = xapi.api.client, xapi.api.login("alice")
+    huge = LONG_SPEC.replace("apps = 200000", "apps = 1000001")
+
+    reply = client.post(URL, json={"spec": huge}, headers=alice)
+
+    assert reply.status_code == 422
+    path, message = fault(reply.json())
+    assert path == "spec.traces[0].apps"
+    assert "at most 1,000,000 per trace" in message
+    assert client.get(URL, headers=alice).json()["experiments"] == []
+
+
 def test_an_experiment_left_running_by_a_dead_process_is_resumed(
     xapi: ExperimentsApi,
 ) -> None:

@@ -4,7 +4,8 @@ On top of :mod:`zoe.experiments.spec`, a specification from a client may name a
 file (a trace's ``file``, a cluster's JSON file, a package's ``resource``) only
 by a path relative to the server's traces folder, without ``..``; a file that a
 link takes out of that folder is refused too, so an experiment cannot read the
-server's files. Its grid may have at most ``max_runs`` runs. Its ``out`` key is
+server's files. Its grid may have at most ``max_runs`` runs, and a generated
+trace at most :data:`MAX_GENERATED_APPS` applications. Its ``out`` key is
 ignored: the server chooses the folder. Every fault raises
 :class:`~zoe.core.errors.InvalidSpec` with the key path, and the server's own
 paths never appear in a message.
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 SOURCE = "spec"
 MAX_SPEC_CHARS = 100_000
+MAX_GENERATED_APPS = 1_000_000
+"""The most applications a generated trace of a submitted experiment may have."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,7 @@ def check_spec(text: str, traces_dir: Path, max_runs: int) -> CheckedSpec:
             document, source=SOURCE, base_dir=root, text=text, stem="experiment"
         )
         check_inside(spec, root)
+        check_generated_sizes(spec)
         runs = len(expand(spec))
     except InvalidSpec as exc:
         raise InvalidSpec(SOURCE, exc.path, _hide(exc.reason, root)) from None
@@ -93,6 +97,18 @@ def _relative(value: object, path: str) -> None:
             f"{value!r} is not allowed: name a file by its path relative to the "
             "server's traces folder, without '..'",
         )
+
+
+def check_generated_sizes(spec: ExperimentSpec) -> None:
+    """Refuse a generated trace of more than :data:`MAX_GENERATED_APPS`."""
+    for i, trace in enumerate(spec.traces):
+        if trace.generator is not None and (trace.apps or 0) > MAX_GENERATED_APPS:
+            raise InvalidSpec(
+                SOURCE,
+                f"traces[{i}].apps",
+                f"{trace.apps} applications; this server generates at most "
+                f"{MAX_GENERATED_APPS:,} per trace: give fewer",
+            )
 
 
 def check_inside(spec: ExperimentSpec, root: Path) -> None:
