@@ -99,6 +99,60 @@ def default_address() -> str:
     return os.environ.get("DOCKER_HOST") or DEFAULT_ADDRESS
 
 
+class Options:
+    """The ``[backend_options]`` table of a Docker backend, read with checks.
+
+    An option the backend does not read, or a value of the wrong kind, raises
+    :class:`BackendError` naming the option and what it takes.
+    """
+
+    def __init__(
+        self, backend: str, options: Mapping[str, Any], valid: Sequence[str]
+    ) -> None:
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise BackendError(
+                f"{backend} backend: unknown option {unknown[0]!r} in "
+                f"[backend_options]; valid options: {', '.join(valid)}"
+            )
+        self.backend = backend
+        self.options = options
+
+    def seconds(self, key: str, default: float) -> float:
+        """A number >= 0."""
+        value = self.options.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise self._fault(key, value, "a number >= 0")
+        return float(value)
+
+    def count(self, key: str, default: int) -> int:
+        """An integer >= 1."""
+        value = self.options.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self._fault(key, value, "an integer >= 1")
+        return value
+
+    def text(self, key: str, default: str) -> str:
+        """A non-empty string."""
+        value = self.options.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise self._fault(key, value, "a non-empty string")
+        return value
+
+    def choice(self, key: str, default: str, valid: Mapping[str, str]) -> str:
+        """One of ``valid``'s keys (its values say what each means)."""
+        value = self.options.get(key, default)
+        if value not in valid:
+            meanings = ", ".join(f"{k!r} ({v})" for k, v in valid.items())
+            raise self._fault(key, value, f"one of {meanings}")
+        return str(value)
+
+    def _fault(self, key: str, value: object, expected: str) -> BackendError:
+        return BackendError(
+            f"{self.backend} backend: {key} = {value!r}; expected {expected}"
+        )
+
+
 def hosts_from_options(options: Mapping[str, Any]) -> list[DockerHost] | None:
     """The configured hosts, or None when ``hosts`` is not given.
 

@@ -88,6 +88,7 @@ from zoe.live.backends.docker_common import (
     DockerHost,
     OperationError,
     Operations,
+    Options,
     TemplateError,
     Watcher,
     aliases,
@@ -121,6 +122,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KEPT_LINES = 2000
+OPTIONS = (
+    "hosts",
+    "address",
+    "timeout",
+    "publish_address",
+    "reconcile_duration",
+    "api_version",
+    "network",
+    "probe_duration",
+    "orphan_grace_duration",
+    "usage_duration",
+    "usage_workers",
+)
+"""The options of ``[backend_options]`` this backend reads."""
+NETWORKS = {
+    "execution": "a network per execution",
+    "shared": "one network for the deployment",
+}
 """Lines of a removed container's output kept for its followers."""
 
 
@@ -184,25 +203,24 @@ class DockerEngineBackend(ContainerBook):
     @classmethod
     def from_settings(cls, settings: BackendSettings) -> DockerEngineBackend:
         """Build one from the ``[backend_options]`` table (see the module doc)."""
-        options = settings.options
-        timeout = float(options.get("timeout", 10.0))
-        hosts = hosts_from_options(options)
+        read = Options("docker", settings.options, OPTIONS)
+        timeout = read.seconds("timeout", 10.0)
+        hosts = hosts_from_options(settings.options)
         if hosts is None:
-            hosts = [
-                local_host(str(options.get("address", default_address())), timeout)
-            ]
+            hosts = [local_host(read.text("address", default_address()), timeout)]
+        network = read.choice("network", "execution", NETWORKS)
         return cls(
             hosts,
             deployment=settings.deployment,
             timeout=timeout,
-            publish_address=str(options.get("publish_address", "127.0.0.1")),
-            reconcile_duration=_seconds(options, "reconcile_duration", 5.0),
-            api_version=str(options.get("api_version", "auto")),
-            shared_network=_network_option(options.get("network", "execution")),
-            probe_duration=_seconds(options, "probe_duration", 2.0),
-            orphan_grace_duration=_seconds(options, "orphan_grace_duration", 10.0),
-            usage_duration=_seconds(options, "usage_duration", 30.0),
-            usage_workers=max(1, int(_seconds(options, "usage_workers", 4))),
+            publish_address=read.text("publish_address", "127.0.0.1"),
+            reconcile_duration=read.seconds("reconcile_duration", 5.0),
+            api_version=read.text("api_version", "auto"),
+            shared_network=network == "shared",
+            probe_duration=read.seconds("probe_duration", 2.0),
+            orphan_grace_duration=read.seconds("orphan_grace_duration", 10.0),
+            usage_duration=read.seconds("usage_duration", 30.0),
+            usage_workers=read.count("usage_workers", 4),
         )
 
     # -- the Backend interface ---------------------------------------------------
@@ -576,20 +594,3 @@ class DockerEngineBackend(ContainerBook):
         self._emit(backend_id, tracked, ServiceEventKind.EXITED, None, reason)
         self._tracked[backend_id] = tracked
         return backend_id
-
-
-def _seconds(options: Mapping[str, Any], key: str, default: float) -> float:
-    """A non-negative number of the options; :class:`BackendError` otherwise."""
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise BackendError(f"docker backend: {key} = {value!r}; expected a number >= 0")
-    return float(value)
-
-
-def _network_option(value: object) -> bool:
-    if value not in ("execution", "shared"):
-        raise BackendError(
-            f"docker backend: network = {value!r}; valid: 'execution' (a network "
-            "per execution) or 'shared' (one network for the deployment)"
-        )
-    return value == "shared"

@@ -85,6 +85,7 @@ from zoe.live.backends.docker_common import (
     WATCH_DURATION,
     DockerHost,
     Operations,
+    Options,
     TemplateError,
     connect,
     default_address,
@@ -115,6 +116,16 @@ if TYPE_CHECKING:
     from zoe.live.backends import BackendSettings
 
 log = logging.getLogger(__name__)
+
+OPTIONS = (
+    "address",
+    "timeout",
+    "poll_duration",
+    "stop_grace_duration",
+    "usage_duration",
+    "usage_workers",
+)
+"""The options of ``[backend_options]`` this backend reads."""
 
 
 @dataclass(slots=True)
@@ -205,15 +216,15 @@ class DockerSwarmBackend:
         """Build one from the ``[backend_options]`` options ``address``,
         ``timeout``, ``poll_duration``, ``stop_grace_duration``,
         ``usage_duration`` and ``usage_workers``."""
-        options = settings.options
+        read = Options("swarm", settings.options, OPTIONS)
         return cls(
             deployment=settings.deployment,
-            address=str(options.get("address", default_address())),
-            timeout=float(options.get("timeout", 10.0)),
-            poll_duration=float(options.get("poll_duration", 0.5)),
-            stop_grace_duration=float(options.get("stop_grace_duration", 0.0)),
-            usage_duration=float(options.get("usage_duration", 30.0)),
-            usage_workers=max(1, int(options.get("usage_workers", 4))),
+            address=read.text("address", default_address()),
+            timeout=read.seconds("timeout", 10.0),
+            poll_duration=read.seconds("poll_duration", 0.5),
+            stop_grace_duration=read.seconds("stop_grace_duration", 0.0),
+            usage_duration=read.seconds("usage_duration", 30.0),
+            usage_workers=read.count("usage_workers", 4),
         )
 
     # -- the Backend interface ---------------------------------------------------
