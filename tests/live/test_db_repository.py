@@ -346,8 +346,10 @@ def test_a_failed_request_leaves_neither_effect_nor_reply(repo: Repository) -> N
 
     assert _count(repo, "executions") == 0
     assert _count(repo, "requests") == 0
-    assert repo.record_request("client-1", "req-1", {"ok": True}) == {"ok": True}
-    assert repo.record_request("client-1", "req-1", {"ok": False}) == {"ok": True}
+    first = repo.handle_request("client-1", "req-1", lambda _tx: {"ok": True})
+    again = repo.handle_request("client-1", "req-1", lambda _tx: {"ok": False})
+    assert first == {"ok": True}
+    assert again == {"ok": True}
 
 
 def test_only_a_finished_execution_is_deleted(repo: Repository) -> None:

@@ -337,11 +337,6 @@ async def login_required(request: Request, exc: Exception) -> Response:
     return RedirectResponse("/login", status_code=303)
 
 
-def is_page(request: Request) -> bool:
-    """Whether a request is for the web interface (errors render as HTML)."""
-    return not request.url.path.startswith("/api/")
-
-
 def error_page(request: Request, status: int, message: str) -> Response:
     """An error as an HTML page."""
     return page(request, "error.html", None, status, code=status, message=message)

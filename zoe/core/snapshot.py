@@ -98,16 +98,6 @@ class ExecutionView:
         """True while some of its services are not placed (DESIGN.md: the queue)."""
         return len(self.placements) < self.service_count
 
-    @property
-    def demand_millicores(self) -> int:
-        """Cores of all its services, in millicores."""
-        return sum(g.millicores * g.total_count for g in self.groups)
-
-    @property
-    def demand_memory(self) -> int:
-        """Memory of all its services, in bytes."""
-        return sum(g.memory * g.total_count for g in self.groups)
-
 
 @dataclass(frozen=True, slots=True)
 class NodeView:

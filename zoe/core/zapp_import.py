@@ -137,15 +137,6 @@ def import_zapp(document: object, source: str | None = None) -> ImportResult:
     return ImportResult(zapp, version, tuple(importer.notes))
 
 
-def document_version(document: object, source: str | None = None) -> int:
-    """Return the ZApp format version of ``document``.
-
-    Raises :class:`NotAZApp` or :class:`InvalidZApp` (at path ``version``) as
-    :func:`import_zapp` describes.
-    """
-    return _checked_version(document, source)[1]
-
-
 def _checked_version(
     document: object, source: str | None
 ) -> tuple[Mapping[str, Any], int]:

@@ -244,10 +244,6 @@ class Repository:
         """See :meth:`Transaction.lookup_request`."""
         return self.transaction(lambda tx: tx.lookup_request(client_id, request_id))
 
-    def record_request(self, client_id: str, request_id: str, reply: Any) -> Any:
-        """Store ``reply`` unless the request has one; return the stored reply."""
-        return self.handle_request(client_id, request_id, lambda _tx: reply)
-
     def purge_requests(self, older_than_seconds: float) -> int:
         """See :meth:`Transaction.purge_requests`."""
         return self.transaction(lambda tx: tx.purge_requests(older_than_seconds))

@@ -221,16 +221,6 @@ class Transaction:
         )
         return [execution_from_row(row) for row in self.cur.fetchall()]
 
-    def count_active_executions(self, user_name: str) -> int:
-        """How many executions of ``user_name`` are not in a final status."""
-        self.cur.execute(
-            "SELECT count(*) FROM executions AS e JOIN users AS u ON u.id = e.user_id "
-            "WHERE u.name = %s AND e.status <> ALL(%s)",
-            (user_name, list(_FINAL)),
-        )
-        row = self.cur.fetchone()
-        return int(row[0]) if row else 0
-
     def set_execution_status(
         self,
         execution_id: int,
