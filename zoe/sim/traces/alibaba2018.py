@@ -45,6 +45,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -55,7 +56,7 @@ from zoe.sim.traces.options import (
     ONE,
     Essential,
     ZAppCache,
-    check_names,
+    converted,
     essential_option,
     memory_option,
     number_option,
@@ -121,18 +122,16 @@ class AlibabaReader:
     @classmethod
     def from_options(cls, **options: object) -> AlibabaReader:
         """Build the reader from options given as values or strings."""
-        check_names("alibaba2018 format option", options, cls.OPTIONS)
-        kwargs: dict[str, Any] = {}
-        if "machine_memory" in options:
-            kwargs["machine_memory"] = memory_option(
-                "machine_memory", options["machine_memory"]
-            )
-        if "essential" in options:
-            kwargs["essential"] = essential_option("essential", options["essential"])
-        if "min_duration" in options:
-            kwargs["min_duration"] = number_option(
-                "min_duration", options["min_duration"], inclusive=True
-            )
+        kwargs = converted(
+            "alibaba2018 format option",
+            options,
+            cls.OPTIONS,
+            {
+                "machine_memory": memory_option,
+                "essential": essential_option,
+                "min_duration": partial(number_option, inclusive=True),
+            },
+        )
         return cls(**kwargs)
 
     def read(self, path: Path, errors: LineErrors) -> Iterator[TraceEntry]:

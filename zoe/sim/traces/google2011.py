@@ -50,7 +50,7 @@ from zoe.sim.traces.options import (
     ESSENTIAL_HELP,
     Essential,
     ZAppCache,
-    check_names,
+    converted,
     essential_option,
     memory_option,
     number_option,
@@ -101,16 +101,18 @@ class GoogleReader:
     @classmethod
     def from_options(cls, **options: object) -> GoogleReader:
         """Build the reader from options given as values or strings."""
-        check_names("google2011 format option", options, cls.OPTIONS)
-        kwargs: dict[str, Any] = {}
-        for name in ("machine_cores", "min_cores"):
-            if name in options:
-                kwargs[name] = number_option(name, options[name])
-        for name in ("machine_memory", "min_memory"):
-            if name in options:
-                kwargs[name] = memory_option(name, options[name])
-        if "essential" in options:
-            kwargs["essential"] = essential_option("essential", options["essential"])
+        kwargs = converted(
+            "google2011 format option",
+            options,
+            cls.OPTIONS,
+            {
+                "machine_cores": number_option,
+                "min_cores": number_option,
+                "machine_memory": memory_option,
+                "min_memory": memory_option,
+                "essential": essential_option,
+            },
+        )
         return cls(**kwargs)
 
     def read(self, path: Path, errors: LineErrors) -> Iterator[TraceEntry]:

@@ -33,6 +33,18 @@ def check_names(
             raise UnknownName(kind, name, valid)
 
 
+def converted(
+    kind: str,
+    given: Mapping[str, object],
+    valid: Mapping[str, Any],
+    converters: Mapping[str, Callable[[str, object], Any]],
+) -> dict[str, Any]:
+    """``given`` checked by name against ``valid`` (see :func:`check_names`), each
+    value turned by its converter, called with the option's name and value."""
+    check_names(kind, given, valid)
+    return {name: converters[name](name, value) for name, value in given.items()}
+
+
 def number_option(
     name: str, value: object, *, minimum: float = 0.0, inclusive: bool = False
 ) -> float:

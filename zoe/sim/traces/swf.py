@@ -43,7 +43,7 @@ from zoe.sim.traces.options import (
     ESSENTIAL_HELP,
     Essential,
     ZAppCache,
-    check_names,
+    converted,
     essential_option,
     memory_option,
     service_group,
@@ -75,12 +75,12 @@ class SwfReader:
     @classmethod
     def from_options(cls, **options: object) -> SwfReader:
         """Build the reader from options given as values or strings."""
-        check_names("swf format option", options, cls.OPTIONS)
-        kwargs: dict[str, Any] = {}
-        if "essential" in options:
-            kwargs["essential"] = essential_option("essential", options["essential"])
-        if "memory" in options:
-            kwargs["memory"] = memory_option("memory", options["memory"])
+        kwargs = converted(
+            "swf format option",
+            options,
+            cls.OPTIONS,
+            {"essential": essential_option, "memory": memory_option},
+        )
         return cls(**kwargs)
 
     def read(self, path: Path, errors: LineErrors) -> Iterator[TraceEntry]:
