@@ -14,6 +14,7 @@ from zoe.core.execution import ExecutionStatus, ServiceStatus
 from zoe.core.resources import format_cores
 from zoe.core.zapp import parse_zapp
 from zoe.live.db.records import EXECUTION_COLUMNS, EXECUTION_FROM, execution_from_row
+from zoe.live.db.transaction import newest_first_page
 
 if TYPE_CHECKING:
     from zoe.core.zapp import Port
@@ -119,24 +120,16 @@ def list_page(
     limit: int,
 ) -> tuple[list[ExecutionRecord], int | None]:
     """One page of executions, newest first, and the id to continue before."""
-    tx.cur.execute(
-        f"SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_FROM} "
-        "WHERE (%(user)s::text IS NULL OR u.name = %(user)s) "
-        "AND (%(all)s OR e.status = ANY(%(statuses)s)) "
-        "AND (%(before)s::bigint IS NULL OR e.id < %(before)s) "
-        "ORDER BY e.id DESC LIMIT %(limit)s",
-        {
-            "user": user,
-            "all": statuses is None,
-            "statuses": [s.value for s in statuses or ()],
-            "before": before_id,
-            "limit": limit + 1,
-        },
+    table = (EXECUTION_COLUMNS, EXECUTION_FROM, "e")
+    return newest_first_page(
+        tx,
+        table,
+        execution_from_row,
+        user=user,
+        statuses=statuses,
+        before_id=before_id,
+        limit=limit,
     )
-    records = [execution_from_row(row) for row in tx.cur.fetchall()]
-    more = len(records) > limit
-    records = records[:limit]
-    return records, (records[-1].id if more else None)
 
 
 def cluster_result(scheduler: Scheduler, records: list[NodeRecord]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from zoe.core.errors import NotFound
+from zoe.live.db.transaction import newest_first_page
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -134,24 +135,15 @@ def list_experiments(
 
     ``user`` None: every user's; ``statuses`` None: every status.
     """
-    tx.cur.execute(
-        f"SELECT {_COLUMNS} FROM {_FROM} "
-        "WHERE (%(user)s::text IS NULL OR u.name = %(user)s) "
-        "AND (%(all)s OR x.status = ANY(%(statuses)s)) "
-        "AND (%(before)s::bigint IS NULL OR x.id < %(before)s) "
-        "ORDER BY x.id DESC LIMIT %(limit)s",
-        {
-            "user": user,
-            "all": statuses is None,
-            "statuses": [s.value for s in statuses or ()],
-            "before": before_id,
-            "limit": limit + 1,
-        },
+    return newest_first_page(
+        tx,
+        (_COLUMNS, _FROM, "x"),
+        _record,
+        user=user,
+        statuses=statuses,
+        before_id=before_id,
+        limit=limit,
     )
-    records = [_record(row) for row in tx.cur.fetchall()]
-    more = len(records) > limit
-    records = records[:limit]
-    return records, (records[-1].id if more else None)
 
 
 def claim_experiment(

@@ -10,8 +10,9 @@ never both move one execution or one service. Values go in as parameters only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from psycopg2.extras import Json
 
@@ -53,6 +54,14 @@ if TYPE_CHECKING:
     from zoe.core.zapp import ZApp
 
 _FINAL = tuple(s.value for s in ExecutionStatus if s.is_final)
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+R = TypeVar("R", bound=_Identified)
 _SERVICE_ENDS = frozenset(
     {ServiceStatus.EXITED, ServiceStatus.FAILED, ServiceStatus.REMOVED}
 )
@@ -573,3 +582,40 @@ class Transaction:
             (older_than_seconds,),
         )
         return int(self.cur.rowcount)
+
+
+def newest_first_page(
+    tx: Transaction,
+    table: tuple[str, str, str],
+    from_row: Callable[[Any], R],
+    *,
+    user: str | None,
+    statuses: Sequence[StrEnum] | None,
+    before_id: int | None,
+    limit: int,
+) -> tuple[list[R], int | None]:
+    """One page of rows, newest first, and the id to continue before (or None).
+
+    ``table`` is (columns, FROM clause, alias of the table with ``id`` and
+    ``status``), constants of the caller, never input; ``from_row`` reads a row.
+    ``user`` None: every user's; ``statuses`` None: every status.
+    """
+    columns, source, alias = table
+    tx.cur.execute(
+        f"SELECT {columns} FROM {source} "
+        "WHERE (%(user)s::text IS NULL OR u.name = %(user)s) "
+        f"AND (%(all)s OR {alias}.status = ANY(%(statuses)s)) "
+        f"AND (%(before)s::bigint IS NULL OR {alias}.id < %(before)s) "
+        f"ORDER BY {alias}.id DESC LIMIT %(limit)s",
+        {
+            "user": user,
+            "all": statuses is None,
+            "statuses": [s.value for s in statuses or ()],
+            "before": before_id,
+            "limit": limit + 1,
+        },
+    )
+    records = [from_row(row) for row in tx.cur.fetchall()]
+    more = len(records) > limit
+    records = records[:limit]
+    return records, (records[-1].id if more else None)
