@@ -180,17 +180,9 @@ def load_image(source: str, target: str) -> None:
 
 
 def _answers(address: str) -> bool:
-    from zoe.live.backends.docker_engine import UNREACHABLE
+    from zoe.live.backends.docker_common import ping_failure
 
-    try:
-        client = api(address, 2.0)
-        try:
-            client.ping()
-        finally:
-            client.close()
-    except UNREACHABLE:
-        return False
-    return True
+    return ping_failure(lambda: api(address, 2.0)) is None
 
 
 def stop_netns_daemon(daemon: DockerDaemon) -> None:

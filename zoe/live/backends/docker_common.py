@@ -403,6 +403,20 @@ def connect(address: str, timeout: float, version: str = "auto") -> docker.APICl
     return docker.APIClient(base_url=address, version=version, timeout=timeout)
 
 
+def ping_failure(open_client: Callable[[], docker.APIClient]) -> str | None:
+    """None if a client made by ``open_client`` answers a ping (and is closed),
+    else why not."""
+    try:
+        client = open_client()
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except UNREACHABLE as exc:
+        return str(exc)
+    return None
+
+
 def check_reachable(address: str, timeout: float) -> None:
     """Raise :class:`docker.errors.DockerException` unless ``address`` accepts.
 
@@ -463,15 +477,7 @@ class Watcher(threading.Thread):
             self.stopping.wait(RETRY_DURATION)
 
     def _answers(self) -> bool:
-        try:
-            client = connect(self.host.address, self.timeout)
-            try:
-                client.ping()
-            finally:
-                client.close()
-        except UNREACHABLE:
-            return False
-        return True
+        return ping_failure(lambda: connect(self.host.address, self.timeout)) is None
 
     def _follow(self, client: docker.APIClient) -> None:
         filters = {"type": "container", **label_filters(self.deployment)}

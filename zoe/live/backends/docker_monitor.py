@@ -41,6 +41,7 @@ from zoe.live.backends.docker_common import (
     DockerHost,
     connect,
     label_filters,
+    ping_failure,
 )
 
 log = logging.getLogger(__name__)
@@ -178,15 +179,10 @@ class Prober(threading.Thread):
 
     def _ping(self) -> str | None:
         """None if the daemon answered a ping within the timeout, else why not."""
-        try:
-            client = self.clients.open(self.host)
-            try:
-                client.ping()
-            finally:
-                client.close()
-        except UNREACHABLE as exc:
-            return f"ping failed (timeout {self.clients.timeout:g}s): {exc}"
-        return None
+        why = ping_failure(lambda: self.clients.open(self.host))
+        if why is None:
+            return None
+        return f"ping failed (timeout {self.clients.timeout:g}s): {why}"
 
     def stop(self) -> None:
         """Stop after the ping under way (at most the timeout)."""
