@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from random import Random
 
 from zoe.core.errors import UnknownName
@@ -105,8 +106,13 @@ class Ordering:
         self, queue: Sequence[ExecutionView], time: float, estimates: Estimates
     ) -> list[ExecutionView]:
         """Return ``queue`` in priority order; the first is served first."""
+        if self._make_key is _fifo:
+            return sorted(queue, key=_TIES)  # no key of its own: the ties alone
         key = self._make_key(time, estimates)
         return sorted(queue, key=lambda v: (key(v), v.submit_time, v.seq))
+
+
+_TIES = attrgetter("submit_time", "seq")
 
 
 def _fifo(time: float, estimates: Estimates) -> Key:
