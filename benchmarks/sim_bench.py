@@ -2,11 +2,18 @@
 
 Runs the ``paper`` workload (20,000 applications, seed 1) on ``25x32c128g`` under
 rigid-fifo, flexible-fifo and flexible-hrrn3d, each in its own subprocess (so the
-peak resident memory is the case's own), and a bare heapq event loop that replays
-the same trace under FIFO with one pool of cores and memory: the floor any engine
-is measured against. A second loop, ``heapq-services``, places every service
-first-fit on the nodes instead: what per-service accounting alone costs. Prints a
-table; asserts nothing.
+peak resident memory is the case's own), and three reference loops over the same
+trace under FIFO:
+
+- ``heapq-floor``: a bare heapq event loop with one pool of cores, the floor any
+  engine is measured against;
+- ``simpy-rounds``: the same pool served by SimPy events in the engine's pattern
+  (lazy arrivals, completion events, one settle per instant): what SimPy and the
+  rounds of DESIGN.md section 4 cost before any policy, snapshot or service;
+- ``heapq-services``: the heapq loop placing every service first-fit on the
+  nodes: what per-service accounting alone costs.
+
+Prints a table; asserts nothing.
 
     python benchmarks/sim_bench.py [--apps N] [--seed N] [--big]
 
@@ -23,14 +30,19 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+
+import simpy
+from simpy.events import NORMAL, Event, EventPriority
 
 from zoe.core.cluster import Node
 from zoe.sim.traces.base import TraceEntry
 
 CASES = ("rigid-fifo", "flexible-fifo", "flexible-hrrn3d")
-FLOORS = ("heapq-floor", "heapq-services")
+FLOORS = ("heapq-floor", "simpy-rounds", "heapq-services")
 PAPER_INTERARRIVAL = 120.0
+_LATE = EventPriority(2)  # after every other event of an instant, as the engine's
+_Callback = Callable[[Event], None]
 
 
 def _arrivals_for(nodes: list[Node]) -> dict[str, float]:
@@ -59,22 +71,31 @@ def run_case(policy: str, apps: int, seed: int, cluster: str) -> dict[str, float
 
 
 def run_floor(name: str, apps: int, seed: int, cluster: str) -> dict[str, float]:
-    """One of the bare loops, ``heapq-floor`` or ``heapq-services``."""
+    """One of the reference loops named in :data:`FLOORS`.
+
+    The heapq loops serve the queue after each of their events, two per
+    execution: those are their rounds.
+    """
     from zoe.core.cluster import parse_cluster
     from zoe.sim.generators import generate
 
     nodes = parse_cluster(cluster)
+    pool = sum(n.capacity.millicores for n in nodes)
     entries = list(generate("paper", seed=seed, apps=apps, **_arrivals_for(nodes)))
     started = time.perf_counter()
     if name == "heapq-services":
         count = bare_fifo_services(entries, nodes)
+        rounds = 2 * count
+    elif name == "simpy-rounds":
+        count, rounds = SimpyFifo(entries, pool).run()
     else:
-        count = bare_fifo(entries, sum(n.capacity.millicores for n in nodes))
+        count = bare_fifo(entries, pool)
+        rounds = 2 * count
     wall = time.perf_counter() - started
     return {
         "wall": wall,
         "executions": count,
-        "rounds": count,
+        "rounds": rounds,
         "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -109,6 +130,76 @@ def bare_fifo(entries: Iterable[TraceEntry], capacity: int) -> int:
             heapq.heappush(events, (now + duration, 0, head, need))
             head += 1
     return count
+
+
+class SimpyFifo:
+    """:func:`bare_fifo` driven by SimPy the way the engine is driven.
+
+    The same pool and queue, but arrivals come from one chain of events pulling
+    the trace lazily, completions are events, and the queue is served once per
+    instant by a settle event scheduled after every other event of that instant:
+    the event pattern of DESIGN.md section 4 with the least work per round. It
+    measures what SimPy and the rounds alone cost, before any policy, snapshot or
+    service.
+    """
+
+    def __init__(self, entries: Iterable[TraceEntry], capacity: int) -> None:
+        self.env = simpy.Environment()
+        self.source = iter(entries)
+        self.capacity = self.free = capacity
+        self.pending: list[tuple[float, int]] = []  # (duration, millicores)
+        self.head = self.count = self.rounds = 0
+        self.settling = False
+
+    def run(self) -> tuple[int, int]:
+        """Replay the entries; the executions that ended and the rounds run."""
+        self._pull()
+        self.env.run()
+        return self.count, self.rounds
+
+    def _schedule(
+        self, delay: float, priority: EventPriority, callback: _Callback, value: object
+    ) -> None:
+        event = Event(self.env)
+        event._ok, event._value = True, value
+        event.callbacks.append(callback)
+        self.env.schedule(event, priority, delay)
+
+    def _pull(self) -> None:
+        for entry in self.source:
+            demand = sum(
+                g.resources.cores.min * g.total_count for _, g in entry.zapp.groups()
+            )
+            if demand <= self.capacity:
+                delay = entry.submit_time - self.env.now
+                self._schedule(delay, NORMAL, self._arrive, (entry.duration, demand))
+                return
+
+    def _wake(self) -> None:
+        if not self.settling:
+            self.settling = True
+            self._schedule(0, _LATE, self._settle, None)
+
+    def _arrive(self, event: Event) -> None:
+        self.pending.append(event.value)
+        self._wake()
+        self._pull()
+
+    def _complete(self, event: Event) -> None:
+        self.free += event.value
+        self.count += 1
+        self._wake()
+
+    def _settle(self, _event: Event) -> None:
+        self.settling = False
+        self.rounds += 1
+        while self.head < len(self.pending):
+            duration, need = self.pending[self.head]
+            if need > self.free:
+                break
+            self.free -= need
+            self.head += 1
+            self._schedule(duration, NORMAL, self._complete, need)
 
 
 def bare_fifo_services(entries: Iterable[TraceEntry], nodes: list[Node]) -> int:

@@ -391,11 +391,12 @@ class Engine:
     # -- applying plans ----------------------------------------------------------
 
     def _apply(self, plan: Plan, now: float) -> None:
-        # TODO(#4): applying a plan one service at a time is the largest cost
-        # after the policy's: rigid-fifo runs in about 55x the time of the heapq
-        # floor of benchmarks/sim_bench.py, where the goal is 3x, and the floor
-        # that only places each service first-fit already takes 12x. Remove when
-        # plans carry alike instances of a group in bulk and the goal is met.
+        # TODO(#4): rigid-fifo runs in about 55x the time of the heapq floor of
+        # benchmarks/sim_bench.py, where the goal is 3x. SimPy and the rounds
+        # alone take 2x (simpy-rounds), placing each service first-fit 11x
+        # (heapq-services); applying a plan one service at a time is the largest
+        # cost after the policy's. Remove when plans carry alike instances of a
+        # group in bulk and the goal is met.
         touched: dict[_Run, None] = {}
         for ref in plan.stops:
             run = self._active.get(ref.execution_id)
