@@ -12,8 +12,10 @@ case "${1:-}" in
     fi
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       echo "== installing Debian's chromium for the browser tests"
-      apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+      # wait for the package lock if another apt run holds it
+      apt-get -o DPkg::Lock::Timeout=600 update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+        install -y -qq chromium >/dev/null
     else
       echo "browser.sh: no /usr/bin/chromium and no way to install it here;" \
         "install Debian's chromium, or set ZOE_SKIP_BROWSER=1" >&2

@@ -39,10 +39,13 @@ install_packages() {
     [[ $(id -u) -eq 0 ]] || cannot "missing ${missing[*]} and not root"
     command -v apt-get >/dev/null || cannot "missing ${missing[*]} and no apt-get"
     say "installing ${missing[*]}"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        "${missing[@]}" >/dev/null 2>&1; then
-        apt-get update >/dev/null 2>&1 || true
-        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    # another apt run (a boot-time upgrade, a parallel setup) may hold the
+    # package lock: wait for it rather than fail
+    local apt=(apt-get -o DPkg::Lock::Timeout=600)
+    if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y \
+        --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+        "${apt[@]}" update >/dev/null 2>&1 || true
+        DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends \
             "${missing[@]}" >/dev/null || cannot "apt-get install ${missing[*]} failed"
     fi
 }
