@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from builders import execution, group, node, plan_of, snapshot, sorted_starts, stops
 
@@ -161,3 +163,27 @@ def test_backfill_preempt_reserves_without_the_services_it_preempted() -> None:
     plan = plan_of("backfill-preempt-fifo", snap)
     assert stops(plan.stops) == {("L", 1, 0), ("L", 1, 1)}
     assert sorted_starts(plan) == [("H", 0, 0, "n0")]
+
+
+def test_backfill_ignores_what_runs_on_a_node_left_out_of_the_snapshot() -> None:
+    # The live master leaves unavailable nodes out of a round's snapshot. R runs
+    # on n0 (2 cores, ends at 100) and on "down" (elastic). B needs 4 cores and
+    # reserves n0 from 100 on, counting only what R frees on n0; C (2 cores,
+    # ends at 10) backfills the 2 free cores of n0 as in the plain case.
+    both = snapshot(
+        [node("n0", 4, 16), node("down", 4, 16)],
+        [
+            execution(
+                "R",
+                0,
+                [group(2, 1, 1, 1), group(1, 1, 0, 1)],
+                placed=[(0, 0, "n0"), (1, 0, "down")],
+                duration=100.0,
+                remaining=100.0,
+            ),
+            execution("B", 1, [group(4, 1, 1, 1)], submit=1, duration=50.0),
+            execution("C", 2, [group(2, 1, 1, 1)], submit=2, duration=10.0),
+        ],
+    )
+    snap = dataclasses.replace(both, nodes=both.nodes[:1])
+    assert sorted_starts(plan_of("backfill-fifo", snap)) == [("C", 0, 0, "n0")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from builders import (
     cluster_after,
@@ -194,3 +196,30 @@ def test_preemption_follows_the_ordering_not_the_submit_time() -> None:
     assert stops(plan.stops) == {("L", 1, 0)}
     assert sorted_starts(plan) == [("S", 0, 0, "n0")]
     assert plan_of("flexible-preempt-fifo", snap).is_empty
+
+
+@pytest.mark.parametrize("policy", PREEMPTIVE)
+def test_services_on_a_node_left_out_of_the_snapshot_are_not_victims(
+    policy: str,
+) -> None:
+    # The live master leaves unavailable nodes out of a round's snapshot while
+    # their services are still placed. L's elastic (1,0) sits on such a node,
+    # "down": taking it back frees nothing a waiting execution could use, so
+    # the round preempts L's elastic on n0 only and starts H there.
+    both = snapshot(
+        [node("n0", 4, 16), node("down", 4, 16)],
+        [
+            execution("H", 0, [group(2, 1, 1, 1)]),
+            execution(
+                "L",
+                1,
+                [group(2, 1, 1, 1), group(2, 1, 0, 2)],
+                submit=1,
+                placed=[(0, 0, "n0"), (1, 0, "down"), (1, 1, "n0")],
+            ),
+        ],
+    )
+    snap = dataclasses.replace(both, nodes=both.nodes[:1])
+    plan = plan_of(policy, snap)
+    assert stops(plan.stops) == {("L", 1, 1)}
+    assert sorted_starts(plan) == [("H", 0, 0, "n0")]

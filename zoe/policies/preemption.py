@@ -36,21 +36,26 @@ class Preemptor:
         self.last: list[Victim] = []
 
     def candidates(self, view: ExecutionView) -> list[Victim]:
-        """Elastic services of executions after ``view``, last ones first."""
+        """Elastic services of executions after ``view``, last ones first.
+
+        A service on a node the snapshot leaves out (the live master's
+        unavailable nodes) is no candidate: taking it back frees nothing usable.
+        """
         victims: list[Victim] = []
         start = self._position[view.id] + 1
+        index = self._node_index
         for other in reversed(self._order[start:]):
             elastic = [
                 p
                 for p in other.placements
                 if p.index >= other.groups[p.group].essential_count
+                and p.node in index
             ]
             elastic.sort(key=lambda p: (p.group, p.index), reverse=True)
             for p in elastic:
                 ref = p.ref
                 if ref not in self.preempted:
-                    node = self._node_index[p.node]
-                    victims.append((ref, node, other.groups[p.group]))
+                    victims.append((ref, index[p.node], other.groups[p.group]))
         return victims
 
     def make_room(

@@ -163,7 +163,8 @@ class Backfill(Flexible):
                     view.groups[p.group].memory,
                 )
                 for p in view.placements
-                if p.ref not in gone
+                # a node left out of the snapshot frees nothing usable
+                if p.ref not in gone and p.node in self.node_index
             ]
         for chosen, placed in r.essentials + r.fill:
             view = chosen.view
