@@ -165,11 +165,14 @@ def test_a_wrong_version_is_a_version_mismatch():
     assert error.details == {"supported": [1], "got": 2}
 
 
-@pytest.mark.parametrize("version", ["1", True, 1.0])
-def test_a_version_must_be_the_integer_one(version):
-    assert isinstance(
-        refused({"v": version, "id": "r", "op": "ping"}), VersionMismatchError
-    )
+@pytest.mark.parametrize(
+    ("version", "shown"), [("1", '"1"'), (True, "true"), (1.0, "1.0")]
+)
+def test_a_version_must_be_the_integer_one(version, shown):
+    error = refused({"v": version, "id": "r", "op": "ping"})
+    assert isinstance(error, VersionMismatchError)
+    # the message shows the version as the client wrote it, in JSON
+    assert error.message.startswith(f"protocol version {shown} is not supported")
 
 
 def test_a_missing_version_is_a_bad_request():

@@ -309,7 +309,7 @@ def _check_version(document: Mapping[str, Any]) -> None:
     version = document["v"]
     if type(version) is not int or version not in SUPPORTED_VERSIONS:
         raise VersionMismatchError(
-            f"protocol version {version!r} is not supported; this master speaks "
+            f"protocol version {_short(version)} is not supported; this master speaks "
             f"version(s) {', '.join(map(str, SUPPORTED_VERSIONS))}",
             {"supported": list(SUPPORTED_VERSIONS), "got": version},
         )
