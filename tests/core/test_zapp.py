@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from zoe.core.errors import Fault, InvalidZApp
-from zoe.core.zapp import Amount, ZApp, parse_zapp, start_order
+from zoe.core.zapp import MAX_ZAPP_SERVICES, Amount, ZApp, parse_zapp, start_order
 
 GiB = 1024**3
 MiB = 1024**2
@@ -404,6 +404,31 @@ def test_error_message_names_the_source_and_every_fault() -> None:
         "apps/spark.json: invalid ZApp: frameworks[0].services[1].essential_count: "
         "essential_count (12) must be at most total_count (10)"
     )
+
+
+def test_a_zapp_of_a_billion_services_is_refused_saying_the_limit() -> None:
+    doc = document()
+    doc["frameworks"][0]["services"][1]["total_count"] = 10**9
+
+    faults = faults_of(doc)
+
+    assert [f.path for f in faults] == ["frameworks"]
+    assert "1000000002 services" in faults[0].message
+    assert "at most 1000000 services" in faults[0].message
+
+
+def test_the_service_limit_counts_every_group_of_every_framework() -> None:
+    # the document has 1 + 10 + 1 services; workers bring it to the limit, + 1
+    doc = document()
+    workers = doc["frameworks"][0]["services"][1]
+    workers["total_count"] = 1_000_000 - 2
+    assert parse_zapp(doc).service_count == MAX_ZAPP_SERVICES
+
+    workers["total_count"] += 1
+    faults = faults_of(doc)
+
+    assert [f.path for f in faults] == ["frameworks"]
+    assert "1000001 services" in faults[0].message
 
 
 @pytest.mark.parametrize("value", [None, [], "zapp", 4])

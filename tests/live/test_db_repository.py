@@ -22,6 +22,7 @@ from zoe.live.db import (
     SubjectKind,
     Transaction,
 )
+from zoe.live.protocol_errors import ConflictError
 
 ES = ExecutionStatus
 SS = ServiceStatus
@@ -107,6 +108,26 @@ def test_submission_with_the_same_request_id_is_stored_once(repo: Repository) ->
     assert len({first, other, bobs}) == 3
     assert _count(repo, "executions") == 3
     assert _count(repo, "events") == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "size"), [("b", None), ("a", 60.0)], ids=["other name", "other zapp"]
+)
+def test_a_request_id_reused_for_another_submission_is_a_conflict(
+    repo: Repository, name: str, size: float | None
+) -> None:
+    repo.ensure_user("alice")
+    first = repo.submit_execution("alice", "a", small_zapp(), request_id="r1")
+
+    with pytest.raises(ConflictError) as caught:
+        repo.submit_execution("alice", name, small_zapp(size), request_id="r1")
+
+    assert caught.value.message.startswith(
+        "request id r1 was already used for another submission"
+    )
+    assert caught.value.details == {"request_id": "r1", "execution_id": first}
+    assert _count(repo, "executions") == 1
+    assert _count(repo, "events") == 1
 
 
 def test_submission_by_an_unknown_user_writes_nothing(repo: Repository) -> None:

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoe.core.errors import InvalidInput
-from zoe.live.config import MasterConfig, default_data_dir
+from zoe.live.config import (
+    DEFAULT_MAX_SERVICES,
+    MasterConfig,
+    check_max_services,
+    default_data_dir,
+)
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
@@ -29,6 +34,8 @@ class ApiConfig:
     - ``experiment_workers``: experiments run at once (the others wait in a
       queue); ``experiment_processes``: worker processes of one experiment;
       ``max_experiment_runs``: the most runs (grid cells) one experiment may have.
+    - ``max_services``: the most services one submitted execution may have (the
+      master's ``max_services``); a larger submission is refused with 422.
     """
 
     database_url: str
@@ -43,6 +50,7 @@ class ApiConfig:
     experiment_workers: int = 1
     experiment_processes: int = 1
     max_experiment_runs: int = 100
+    max_services: int = DEFAULT_MAX_SERVICES
 
     def __post_init__(self) -> None:
         for name in ("experiment_workers", "experiment_processes"):
@@ -50,6 +58,7 @@ class ApiConfig:
                 raise InvalidInput(f"{name} must be 1 or more")
         if self.max_experiment_runs < 1:
             raise InvalidInput("max_experiment_runs must be 1 or more")
+        check_max_services(self.max_services)
 
     @classmethod
     def of(cls, config: MasterConfig, database_url: str, master: str) -> ApiConfig:
@@ -64,6 +73,7 @@ class ApiConfig:
             experiment_workers=config.experiment_workers,
             experiment_processes=config.experiment_processes,
             max_experiment_runs=config.max_experiment_runs,
+            max_services=config.max_services,
         )
 
     @property

@@ -1,11 +1,9 @@
-"""A submission: quotas, the durable write, and the notice to the master.
+"""A submission through the API: the checked write, then the notice to the master.
 
-The quotas of a user bound what their executions not yet in a final status may
-hold at once: how many there are, and the cores and memory of *every* service of
-their ZApps (essential and elastic, at the reserved ``min``), since the master
-may give an execution all its elastic services. The check and the write happen
-in one transaction that holds the user's row, so two submissions of one user are
-checked one after the other.
+The checks (the deployment's service limit, the request id, the user's quotas)
+and the write happen in one transaction that holds the user's row, so two
+submissions of one user are checked one after the other; they are those of the
+master's ``submit`` (:mod:`zoe.live.db.submissions`).
 """
 
 from __future__ import annotations
@@ -13,94 +11,39 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from zoe.core.resources import Resources, format_cores, format_memory
-from zoe.core.zapp import parse_zapp
-from zoe.live.db.accounts import active_zapps, lock_user
-from zoe.live.protocol_errors import ConflictError
+from zoe.live.config import DEFAULT_MAX_SERVICES
+from zoe.live.db.submissions import store_submission
 
 if TYPE_CHECKING:
     from zoe.core.zapp import ZApp
     from zoe.live.client import MasterClient
-    from zoe.live.db import Repository, Transaction, UserRecord
+    from zoe.live.db import Repository
 
 log = logging.getLogger(__name__)
 
 
-def held(zapp: ZApp) -> Resources:
-    """What an execution of ``zapp`` holds with all its services placed."""
-    total = Resources(0, 0)
-    for _framework, group in zapp.groups():
-        total = total + group.demand * group.total_count
-    return total
-
-
-def check_quota(user: UserRecord, active: list[ZApp], new: ZApp) -> None:
-    """Raise :class:`ConflictError` if ``new`` would take ``user`` over a quota."""
-    count = len(active) + 1
-    if user.max_executions is not None and count > user.max_executions:
-        raise ConflictError(
-            f"quota reached: {user.name} may have {user.max_executions} executions "
-            "not yet ended; wait for one to end or terminate one",
-            {"quota": "executions", "limit": user.max_executions, "wanted": count},
-        )
-    total = held(new)
-    for zapp in active:
-        total = total + held(zapp)
-    if user.max_cores_milli is not None and total.millicores > user.max_cores_milli:
-        limit = format_cores(user.max_cores_milli)
-        raise ConflictError(
-            f"quota reached: {user.name} may hold {limit} cores and this submission "
-            f"would bring it to {format_cores(total.millicores)}",
-            {
-                "quota": "cores",
-                "limit": limit,
-                "wanted": format_cores(total.millicores),
-            },
-        )
-    if user.max_memory_bytes is not None and total.memory > user.max_memory_bytes:
-        raise ConflictError(
-            f"quota reached: {user.name} may hold "
-            f"{format_memory(user.max_memory_bytes)} of memory and this submission "
-            "would bring it to "
-            f"{format_memory(total.memory)}",
-            {"quota": "memory", "limit": user.max_memory_bytes, "wanted": total.memory},
-        )
-
-
 def store(
-    repo: Repository, user_name: str, name: str, zapp: ZApp, request_id: str
+    repo: Repository,
+    user_name: str,
+    name: str,
+    zapp: ZApp,
+    request_id: str,
+    *,
+    max_services: int = DEFAULT_MAX_SERVICES,
 ) -> int:
-    """Check the quotas and write the execution; return its id.
+    """Check the limits and quotas and write the execution; return its id.
 
-    Submitting again with the same ``request_id`` returns the first id without
-    checking the quotas again.
+    Raises :class:`~zoe.core.errors.InvalidZApp` (422) for a ZApp of more than
+    ``max_services`` services and ``ConflictError`` (409) for a quota reached or
+    a ``request_id`` used already for another submission; nothing is written
+    then. Submitting again with the same ``request_id``, name and ZApp returns
+    the first id without checking the quotas again.
     """
-
-    def work(tx: Transaction) -> int:
-        user = lock_user(tx, user_name)
-        existing = _by_request(tx, user.id, request_id)
-        if existing is not None:
-            return existing
-        if _has_quota(user):
-            active = [parse_zapp(doc) for doc in active_zapps(tx, user_name)]
-            check_quota(user, active, zapp)
-        return tx.submit_execution(user_name, name, zapp, request_id)
-
-    return repo.transaction(work)
-
-
-def _has_quota(user: UserRecord) -> bool:
-    limits = (user.max_executions, user.max_cores_milli, user.max_memory_bytes)
-    return any(limit is not None for limit in limits)
-
-
-def _by_request(tx: Transaction, user_id: int, request_id: str) -> int | None:
-    tx.cur.execute(
-        "SELECT id FROM executions WHERE user_id = %s AND request_id = %s",
-        (user_id, request_id),
+    return repo.transaction(
+        lambda tx: store_submission(
+            tx, user_name, name, zapp, request_id, max_services=max_services
+        )
     )
-    row = tx.cur.fetchone()
-    return None if row is None else int(row[0])
 
 
 def notify(

@@ -310,8 +310,18 @@ async def submit(
     request_id = uuid.uuid4().hex
     try:
         eid = await state.db(
-            lambda r: store(r, caller.name, name, document, request_id)
+            lambda r: store(
+                r,
+                caller.name,
+                name,
+                document,
+                request_id,
+                max_services=state.config.max_services,
+            )
         )
+    except InvalidZApp as exc:
+        faults = [{"path": f.path, "message": f.message} for f in exc.faults]
+        return page(request, "submit.html", caller, 422, faults=faults, **again)
     except ConflictError as exc:
         return page(request, "submit.html", caller, 409, error=exc.message, **again)
     body = document.to_dict()

@@ -5,7 +5,8 @@ normalises units: cores become millicores, memory becomes bytes, each as an
 :class:`Amount` with a reserved ``min`` and an optional ``max``. The second checks
 what a type cannot say: counts, unique names, known and acyclic dependencies. Every
 fault carries the JSON path where it is (``frameworks[0].services[1].
-essential_count``) and what would be valid; all faults are reported at once.
+essential_count``) and what would be valid; all faults are reported at once. One ZApp
+has at most :data:`MAX_ZAPP_SERVICES` services in all, whatever runs it.
 
 Earlier versions are imported by :mod:`zoe.core.zapp_import`; :func:`load_zapp` is
 the one entry point that takes a document of any supported version.
@@ -33,6 +34,13 @@ from zoe.core.errors import Fault, InvalidZApp
 from zoe.core.resources import Resources, format_cores, parse_cores, parse_memory
 
 ZAPP_VERSION = 4
+MAX_ZAPP_SERVICES = 1_000_000
+"""The most services (the sum of every group's ``total_count``) of one ZApp.
+
+Far above the largest job of the Google and Alibaba traces, it bounds what one
+execution makes a scheduler hold (a list entry per service). A live deployment
+sets its own, lower limit (``max_services`` of the master's configuration).
+"""
 
 _STRICT = ConfigDict(extra="forbid")
 _NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
@@ -341,6 +349,13 @@ def _count_faults(zapp: ZApp) -> Iterator[Fault]:
             "frameworks",
             "the ZApp has no essential service; give at least one group an "
             "essential_count of 1 or more",
+        )
+    if zapp.service_count > MAX_ZAPP_SERVICES:
+        yield Fault(
+            "frameworks",
+            f"the ZApp has {zapp.service_count} services (the sum of every "
+            f"group's total_count); a ZApp has at most {MAX_ZAPP_SERVICES} "
+            "services: lower total_count",
         )
 
 

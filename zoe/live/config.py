@@ -20,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from zoe.core.errors import InvalidInput
+from zoe.core.zapp import MAX_ZAPP_SERVICES
 from zoe.live.protocol import DEFAULT_ADDRESS
 
 ENV_PREFIX = "ZOE_"
+DEFAULT_MAX_SERVICES = 10_000
+"""The default ``max_services``: the most services of one execution."""
 
 
 def default_data_dir() -> Path:
@@ -52,6 +55,11 @@ class MasterConfig:
     - ``tick_duration``: seconds between periodic rounds;
       ``database_give_up_duration``: how long one database operation is retried
       before the master answers ``Unavailable`` and retries in the background.
+    - ``max_services``: the most services (the sum of every group's
+      ``total_count``) one execution may have, 10,000 by default, from 1 to
+      :data:`~zoe.core.zapp.MAX_ZAPP_SERVICES`; the master and the API refuse a
+      larger submission, and the master ends, at start, a stored one not yet
+      started.
     - Read by the API process only: ``traces_dir``, the one folder whose files
       the experiments submitted through the API may name (default
       ``data_dir/traces``); ``experiment_workers``, experiments run at once;
@@ -76,6 +84,7 @@ class MasterConfig:
     default_work_duration: float = 60.0
     tick_duration: float = 1.0
     database_give_up_duration: float = 2.0
+    max_services: int = DEFAULT_MAX_SERVICES
     log_level: str = "INFO"
     backend_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     traces_dir: Path | None = None
@@ -208,6 +217,7 @@ _KINDS: dict[str, Callable[[Any], Any]] = {
     "experiment_workers": _integer,
     "experiment_processes": _integer,
     "max_experiment_runs": _integer,
+    "max_services": _integer,
 }
 
 
@@ -223,6 +233,7 @@ def check_config(config: MasterConfig) -> None:
             raise InvalidInput(
                 f"{name} must be greater than 0; got {getattr(config, name)}"
             )
+    check_max_services(config.max_services)
     if config.database_give_up_duration < 0:
         raise InvalidInput("database_give_up_duration must be 0 or more")
     if config.log_level.upper() not in _LOG_LEVELS:
@@ -238,3 +249,12 @@ def check_config(config: MasterConfig) -> None:
         from zoe.sim.clusters import load_nodes
 
         load_nodes(config.cluster)
+
+
+def check_max_services(value: int) -> None:
+    """Raise :class:`InvalidInput` unless ``value`` is a valid ``max_services``."""
+    if not 1 <= value <= MAX_ZAPP_SERVICES:
+        raise InvalidInput(
+            f"max_services must be from 1 to {MAX_ZAPP_SERVICES} (the most services "
+            f"of any ZApp); got {value}"
+        )

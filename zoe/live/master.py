@@ -23,18 +23,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from zoe.core.errors import BackendError, InvalidInput
+from zoe.core.errors import BackendError, InvalidInput, InvalidZApp
 from zoe.core.execution import ExecutionStatus, ServiceStatus
+from zoe.core.zapp import parse_zapp
 from zoe.core.zapp_import import load_zapp
 from zoe.live.db.records import ServiceUsage
+from zoe.live.db.submissions import check_user_name, store_submission
 from zoe.live.errors import DatabaseUnavailable
 from zoe.live.output import service_output
 from zoe.live.protocol import ListArgs, LogsArgs, Op, Request
-from zoe.live.protocol_errors import BadRequestError, ConflictError, UnavailableError
+from zoe.live.protocol_errors import (
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    UnavailableError,
+)
 from zoe.live.recovery import recover
 from zoe.live.replies import (
     cluster_result,
@@ -43,13 +51,13 @@ from zoe.live.replies import (
     list_page,
     scheduler_result,
 )
-from zoe.live.scheduler import Scheduler
-from zoe.live.state import LiveExecution, LiveService
+from zoe.live.scheduler import ACTOR, Scheduler
+from zoe.live.state import HOLDING, LiveExecution, LiveService
 
 if TYPE_CHECKING:
     from zoe.live.backends import Backend
     from zoe.live.config import MasterConfig
-    from zoe.live.db import Repository, Transaction
+    from zoe.live.db import ExecutionRecord, Repository, Transaction
     from zoe.live.transport import ProtocolServer
     from zoe.policies.base import Policy
 
@@ -58,6 +66,8 @@ log = logging.getLogger(__name__)
 FIRST_BACKOFF_DURATION = 0.2
 MAX_BACKOFF_DURATION = 5.0
 MAX_WAIT_DURATION = 0.5
+LISTED_SERVICES = 20
+"""The most service names an error message lists (its details list them all)."""
 _E = ExecutionStatus
 
 
@@ -218,6 +228,7 @@ class Master:
             scheduler.cleanup()
 
     def _recover(self) -> None:
+        self._end_unrunnable(self.repo.transaction(lambda tx: tx.active_executions()))
         recover(self.scheduler)
         if not self.healthy and self._backoff > FIRST_BACKOFF_DURATION:
             log.info("master: database reachable again; state taken up")
@@ -348,9 +359,45 @@ class Master:
     def _pick_up(self) -> None:
         """Take submissions written to the database by others (an API process)."""
         waiting = self.repo.list_executions(statuses=[_E.SUBMITTED], limit=1000)
-        for record in waiting:
-            if record.id not in self.scheduler.executions:
-                self.scheduler.executions[record.id] = LiveExecution.of(record, [])
+        mirror = self.scheduler.executions
+        new = [record for record in waiting if record.id not in mirror]
+        for record in self._end_unrunnable(new):
+            mirror[record.id] = LiveExecution.of(record, [])
+
+    def _end_unrunnable(
+        self, records: Iterable[ExecutionRecord]
+    ) -> list[ExecutionRecord]:
+        """End, in ``error``, the stored executions this master cannot take up.
+
+        Those are the executions whose stored ZApp is no longer valid (over
+        :data:`~zoe.core.zapp.MAX_ZAPP_SERVICES` services, say) and those not
+        yet started (``submitted``, ``queued``) with more services than
+        ``max_services``: taking them up would stop the master, at every start.
+        Returns the other records.
+        """
+        kept = []
+        for record in records:
+            reason = self._unrunnable(record)
+            if reason is None:
+                kept.append(record)
+                continue
+            self.repo.transaction(partial(_end, record=record, reason=reason))
+            log.warning("execution %d: error: %s", record.id, reason)
+        return kept
+
+    def _unrunnable(self, record: ExecutionRecord) -> str | None:
+        """Why the master cannot take ``record`` up, or ``None`` if it can."""
+        try:
+            zapp = parse_zapp(record.zapp)
+        except InvalidZApp as exc:
+            return f"not run: its stored ZApp is not valid: {exc}"
+        count, limit = zapp.service_count, self.config.max_services
+        if record.status in (_E.SUBMITTED, _E.QUEUED) and count > limit:
+            return (
+                f"not run: it has {count} services and this deployment runs at "
+                f"most {limit} services per execution (max_services)"
+            )
+        return None
 
     # -- requests -------------------------------------------------------------------
 
@@ -373,13 +420,35 @@ class Master:
         self.server.reply(request, result)
 
     def _submit(self, request: Request) -> Mapping[str, Any]:
+        """Check and store a submission, or find the one stored for its id.
+
+        The user name follows the API's rule; the ZApp's services, the user's
+        quotas and a reused request id are checked as the API checks them
+        (:func:`~zoe.live.db.submissions.store_submission`). A submission the
+        API stored already is found by its request id and taken up as it is.
+        """
         args: Any = request.args
+        try:
+            check_user_name(args.user)
+        except InvalidInput as exc:
+            fault = {"path": "args.user", "message": str(exc)}
+            raise BadRequestError(
+                f"args.user: {exc}", {"path": "args.user", "faults": [fault]}
+            ) from None
         zapp = load_zapp(args.zapp)
+        limit = self.config.max_services
 
         def work(tx: Transaction) -> Any:
             tx.ensure_user(args.user)
-            actor = f"api:{args.user}"
-            eid = tx.submit_execution(args.user, args.name, zapp, request.id, actor)
+            eid = store_submission(
+                tx,
+                args.user,
+                args.name,
+                zapp,
+                request.id,
+                max_services=limit,
+                actor=f"api:{args.user}",
+            )
             return tx.get_execution(eid)
 
         record = self.repo.transaction(work)
@@ -496,7 +565,8 @@ class Master:
         """The output of the execution's containers that the backend still has.
 
         Each service's entry is :func:`~zoe.live.output.service_output`'s; its
-        status is read before its output, so ``ended`` means nothing follows.
+        status is read before its output, so ``ended`` means nothing follows. A
+        ``service`` the execution does not have is ``NotFound``.
         """
         args: LogsArgs = request.args  # type: ignore[assignment]
         read = getattr(self.backend, "logs", None)
@@ -511,6 +581,8 @@ class Master:
             return tx.services_of([args.execution_id]).get(args.execution_id, [])
 
         services = self.repo.transaction(work)
+        if args.service is not None:
+            _check_service(args.execution_id, args.service, services)
         found = [
             service_output(read, service, tail=args.tail, since=args.since)
             for service in services
@@ -523,3 +595,27 @@ class Master:
 
     def _scheduler(self, request: Request) -> Mapping[str, Any]:
         return scheduler_result(self.scheduler, self.config.placement)
+
+
+def _end(tx: Transaction, record: ExecutionRecord, reason: str) -> None:
+    """End ``record`` in ``error`` with ``reason``; its services stop holding."""
+    for service in tx.services_of([record.id]).get(record.id, []):
+        if service.status in HOLDING:
+            tx.set_service_status(
+                service.id, service.status, ServiceStatus.REMOVED, ACTOR, reason
+            )
+    tx.set_execution_status(record.id, record.status, _E.ERROR, ACTOR, reason)
+
+
+def _check_service(execution_id: int, name: str, services: list[Any]) -> None:
+    """Raise :class:`NotFoundError` unless one of ``services`` is named ``name``."""
+    names = [service.name for service in services]
+    if name in names:
+        return
+    listed = ", ".join(names[:LISTED_SERVICES]) or "none yet"
+    if len(names) > LISTED_SERVICES:
+        listed += f", ... ({len(names)} in all)"
+    raise NotFoundError(
+        f"execution {execution_id} has no service {name!r}; its services: {listed}",
+        {"kind": "service", "key": name, "services": names},
+    )

@@ -49,9 +49,12 @@ def execution_summary(record: ExecutionRecord) -> dict[str, Any]:
 def execution_detail(
     record: ExecutionRecord, services: list[ServiceRecord]
 ) -> dict[str, Any]:
-    """The record of ``get``, with the ZApp and the services."""
-    zapp = parse_zapp(record.zapp)
-    groups = list(zapp.groups())
+    """The record of ``get``, with the ZApp and the services.
+
+    The stored ZApp is parsed only for the services it describes: an execution
+    ended because its ZApp is no longer valid (it has no services) is still shown.
+    """
+    groups = list(parse_zapp(record.zapp).groups()) if services else []
     result = execution_summary(record)
     result["zapp"] = record.zapp
     result["services"] = []

@@ -23,6 +23,7 @@ Lifecycle rules, applied to backend events (:meth:`Scheduler.on_event`):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import defaultdict
@@ -138,6 +139,13 @@ def build_snapshot(
     return Snapshot(now, tuple(views), tuple(execution_view(e) for e in listed))
 
 
+def peers_of(execution: LiveExecution) -> tuple[str, ...]:
+    """The instance names of every service of ``execution`` (``worker-0``...)."""
+    return tuple(
+        f"{g.name}-{i}" for g in execution.group_specs for i in range(g.total_count)
+    )
+
+
 class Scheduler:
     """Applies plans and backend events to the state database and the backend.
 
@@ -189,7 +197,7 @@ class Scheduler:
         self.wanted = False
         started = time.perf_counter()
         snapshot = self.snapshot()
-        plan = self.policy.plan(snapshot)
+        plan = self._judged_on_every_node(self.policy.plan(snapshot), snapshot)
         unadmitted = [v.id for v in snapshot.executions if not v.admitted]
         stopped = [self._service_of(int(r.execution_id), r) for r in plan.stops]
         created = self.repo.transaction(
@@ -204,6 +212,28 @@ class Scheduler:
         self.last_round_time = snapshot.time
         self.last_round_duration = time.perf_counter() - started
         return plan
+
+    def _judged_on_every_node(self, plan: Plan, snapshot: Snapshot) -> Plan:
+        """``plan`` whose rejections are judged again on every node, up or down.
+
+        The round's snapshot leaves the unavailable nodes out, so the policy
+        rejects an execution that fits only with them. Its admission is decided
+        again on the whole cluster: one that fits there is not rejected but
+        queued, and waits for the nodes to come back.
+        """
+        if not plan.rejections or not self.unavailable:
+            return plan
+        rejected = {r.execution_id for r in plan.rejections}
+        views = tuple(v for v in snapshot.executions if v.id in rejected)
+        whole = build_snapshot((), self.nodes, snapshot.time)
+        judged = self.policy.plan(dataclasses.replace(whole, executions=views))
+        kept = {r.execution_id for r in judged.rejections}
+        for execution_id in sorted(rejected - kept):
+            log.info(
+                "execution %s: waits for unavailable nodes: it fits only with them",
+                execution_id,
+            )
+        return dataclasses.replace(plan, rejections=judged.rejections)
 
     def _record(
         self,
@@ -310,10 +340,11 @@ class Scheduler:
     def launch(self, execution: LiveExecution) -> None:
         """Create the containers of its placed services, then start those ready."""
         made = {}
+        peers = peers_of(execution)
         for service in execution.holding():
             if service.backend_id is None:
                 made[service.id] = self.backend.create(
-                    self.launch_of(execution, service)
+                    self.launch_of(execution, service, peers)
                 )
         if made:
             self.repo.transaction(lambda tx: _assign_all(tx, made))
@@ -322,9 +353,16 @@ class Scheduler:
         self.start_ready(execution)
 
     def launch_of(
-        self, execution: LiveExecution, service: LiveService
+        self,
+        execution: LiveExecution,
+        service: LiveService,
+        peers: tuple[str, ...] | None = None,
     ) -> ServiceLaunch:
-        """What the backend needs to create ``service``'s container."""
+        """What the backend needs to create ``service``'s container.
+
+        ``peers`` is :func:`peers_of` the execution, computed here if not given;
+        the launches of one execution share it.
+        """
         group = execution.group_specs[service.group]
         command = group.command
         batch = execution.zapp.kind == "batch"
@@ -353,11 +391,7 @@ class Scheduler:
             tuple((v.source, v.target, v.read_only) for v in group.volumes),
             execution.user,
             execution.name,
-            tuple(
-                f"{g.name}-{i}"
-                for g in execution.group_specs
-                for i in range(g.total_count)
-            ),
+            peers_of(execution) if peers is None else peers,
         )
 
     def start_ready(self, execution: LiveExecution) -> None:

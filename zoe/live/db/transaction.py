@@ -23,6 +23,7 @@ from zoe.core.execution import (
     check_execution_transition,
     check_service_transition,
 )
+from zoe.core.zapp import parse_zapp
 from zoe.live.db.records import (
     EVENT_COLUMNS,
     EXECUTION_COLUMNS,
@@ -46,6 +47,7 @@ from zoe.live.db.records import (
     service_from_row,
     user_from_row,
 )
+from zoe.live.protocol_errors import ConflictError
 
 if TYPE_CHECKING:
     from psycopg2.extensions import cursor
@@ -136,19 +138,16 @@ class Transaction:
         """Store a new execution in status ``submitted`` and return its id.
 
         With a ``request_id``, submitting again with the same user and id returns
-        the first execution's id and writes nothing. Raises :class:`NotFound` for
-        an unknown user. ``actor`` defaults to ``api:<user_name>``.
+        the first execution's id and writes nothing (see
+        :meth:`execution_of_request`). Raises :class:`NotFound` for an unknown
+        user. ``actor`` defaults to ``api:<user_name>``.
         """
         user = self.get_user(user_name)
         if request_id is not None:
             # looked up first: a conflicting INSERT would use up an id of the sequence
-            self.cur.execute(
-                "SELECT id FROM executions WHERE user_id = %s AND request_id = %s",
-                (user.id, request_id),
-            )
-            found = self.cur.fetchone()
+            found = self.execution_of_request(user.id, request_id, name, zapp)
             if found is not None:
-                return int(found[0])
+                return found
         self.cur.execute(
             "INSERT INTO executions (name, user_id, zapp, size_hint, request_id) "
             "VALUES (%s, %s, %s, %s, %s) "
@@ -157,14 +156,10 @@ class Transaction:
         )
         row = self.cur.fetchone()
         if row is None:
-            self.cur.execute(
-                "SELECT id FROM executions WHERE user_id = %s AND request_id = %s",
-                (user.id, request_id),
-            )
-            existing = self.cur.fetchone()
+            existing = self.execution_of_request(user.id, str(request_id), name, zapp)
             if existing is None:
                 raise NotFound("execution of request", str(request_id))
-            return int(existing[0])
+            return existing
         execution_id = int(row[0])
         self._event(
             SubjectKind.EXECUTION,
@@ -174,6 +169,32 @@ class Transaction:
             actor or f"api:{user_name}",
             None,
         )
+        return execution_id
+
+    def execution_of_request(
+        self, user_id: int, request_id: str, name: str, zapp: ZApp
+    ) -> int | None:
+        """The execution a submission of ``request_id`` stored, or ``None``.
+
+        Raises :class:`ConflictError` if that execution has another name or ZApp:
+        a request id names one submission, and only its retries may repeat it.
+        """
+        self.cur.execute(
+            "SELECT id, name, zapp FROM executions "
+            "WHERE user_id = %s AND request_id = %s",
+            (user_id, request_id),
+        )
+        row = self.cur.fetchone()
+        if row is None:
+            return None
+        execution_id = int(row[0])
+        if row[1] != name or not _same_zapp(row[2], zapp):
+            raise ConflictError(
+                f"request id {request_id} was already used for another submission "
+                f"(execution {execution_id}, named {row[1]!r}); use a new request id "
+                "for a new submission, and the same one only to retry it",
+                {"request_id": request_id, "execution_id": execution_id},
+            )
         return execution_id
 
     def get_execution(self, execution_id: int) -> ExecutionRecord:
@@ -582,6 +603,13 @@ class Transaction:
             (older_than_seconds,),
         )
         return int(self.cur.rowcount)
+
+
+def _same_zapp(stored: Any, zapp: ZApp) -> bool:
+    try:
+        return parse_zapp(stored) == zapp
+    except InvalidInput:
+        return False
 
 
 def newest_first_page(
