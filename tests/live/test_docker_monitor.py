@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from zoe.core.errors import BackendError
+from zoe.core.errors import InvalidInput
 from zoe.live.backends import BackendSettings, UsageSample
 from zoe.live.backends.docker_engine import DockerEngineBackend
 from zoe.live.backends.docker_monitor import (
@@ -146,5 +146,5 @@ def test_a_bad_monitoring_option_says_what_to_fix(key: str, value: object) -> No
     host = {"name": "h", "address": "unix:///nowhere.sock", "cores": 1, "memory": 1}
     settings = BackendSettings("d", Path("."), options={"hosts": [host], key: value})
 
-    with pytest.raises(BackendError, match=f"{key} = {value!r}; expected a number"):
+    with pytest.raises(InvalidInput, match=f"{key} = {value!r}; expected a number"):
         DockerEngineBackend.from_settings(settings)

@@ -13,6 +13,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -457,3 +458,23 @@ def test_a_server_and_a_client_run_on_a_swarm_pinned_where_zoe_placed_them(
     assert [(s["logs"], s["missing"], s["ended"]) for s in output] == [
         ("hello\n", None, True)
     ]
+
+
+def test_a_cpu_limit_above_the_node_is_capped_at_its_cpus(
+    backend: DockerSwarmBackend,
+) -> None:
+    client = api(backend.address)
+    cpus = int(client.info()["NCPU"])
+    one = launch(backend, "s-0", ["sleep", "600"])
+    many = replace(one, max_millicores=(cpus + 2) * 1000)
+    [backend_id] = run(backend, many)
+    events = collect(backend, lambda events: bool(events))
+    try:
+        spec = client.inspect_service(many.name)["Spec"]
+    finally:
+        client.close()
+
+    assert [(e.backend_id, e.kind, e.reason) for e in events] == [
+        (backend_id, ServiceEventKind.RUNNING, None)
+    ]
+    assert spec["TaskTemplate"]["Resources"]["Limits"]["NanoCPUs"] == cpus * 10**9

@@ -28,7 +28,10 @@ what the backend's own threads found.
 
 Backends are named in :data:`BACKENDS`; :func:`make_backend` builds one from
 :class:`BackendSettings` and raises :class:`~zoe.core.errors.UnknownName` listing
-the valid names. Failures to act raise :class:`~zoe.core.errors.BackendError`.
+the valid names, and an :class:`~zoe.core.errors.InvalidInput` naming the option
+for a bad ``[backend_options]`` entry (both input errors: the command exits with
+status 2). Failures to act, or to reach what the backend drives, raise
+:class:`~zoe.core.errors.BackendError`.
 """
 
 from __future__ import annotations
@@ -267,6 +270,8 @@ def check_backend_name(name: str) -> None:
 
 
 def make_backend(name: str, settings: BackendSettings) -> Backend:
-    """Build the backend called ``name``; :class:`UnknownName` for another name."""
+    """Build the backend called ``name``; :class:`UnknownName` for another name,
+    :class:`~zoe.core.errors.InvalidInput` for bad options, and
+    :class:`~zoe.core.errors.BackendError` when what it drives does not answer."""
     check_backend_name(name)
     return BACKENDS[name](settings)

@@ -40,7 +40,7 @@ import docker.errors
 import requests.exceptions
 
 from zoe.core.cluster import Node, node_from_entry
-from zoe.core.errors import BackendError, InvalidCluster
+from zoe.core.errors import BackendError, InvalidCluster, InvalidInput
 from zoe.core.resources import Resources
 from zoe.live.backends import (
     LABEL_DEPLOYMENT,
@@ -58,6 +58,15 @@ UNREACHABLE = (docker.errors.DockerException, requests.exceptions.RequestExcepti
 RETRY_DURATION = 1.0
 WATCH_DURATION = 0.02
 NANO_CPUS_PER_MILLICORE = 1_000_000
+MAX_SECONDS = 86_400
+"""The longest duration an option takes (a day)."""
+MAX_WORKERS = 64
+"""The most threads an option may ask for."""
+MAX_HOSTNAME = 63
+REMOVED_OUTSIDE = "container removed outside Zoe"
+EXIT_KEY = "ZoeExit"
+"""The key under which a listing row of an exited container carries the
+``ExitCode``, ``OOMKilled`` and ``Error`` of its inspection."""
 TEMPLATE_NAMES = (
     "execution_id",
     "execution_name",
@@ -69,6 +78,7 @@ TEMPLATE_NAMES = (
 _NETWORK_LOCK = threading.Lock()
 _TEMPLATE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 _RETRY_SUFFIX = re.compile(r"-r[0-9]+$")
+_API_VERSION = re.compile(r"[0-9]+\.[0-9]+")
 _EXIT_STATUS = re.compile(r"^Exited \((-?[0-9]+)\)")
 
 
@@ -102,8 +112,8 @@ def default_address() -> str:
 class Options:
     """The ``[backend_options]`` table of a Docker backend, read with checks.
 
-    An option the backend does not read, or a value of the wrong kind, raises
-    :class:`BackendError` naming the option and what it takes.
+    An option the backend does not read, or a value of the wrong kind or out of
+    its range, raises :class:`InvalidInput` naming the option and what it takes.
     """
 
     def __init__(
@@ -111,25 +121,32 @@ class Options:
     ) -> None:
         unknown = sorted(set(options) - set(valid))
         if unknown:
-            raise BackendError(
+            raise InvalidInput(
                 f"{backend} backend: unknown option {unknown[0]!r} in "
                 f"[backend_options]; valid options: {', '.join(valid)}"
             )
         self.backend = backend
         self.options = options
 
-    def seconds(self, key: str, default: float) -> float:
-        """A number >= 0."""
+    def seconds(self, key: str, default: float, *, positive: bool = False) -> float:
+        """A number of seconds up to :data:`MAX_SECONDS`: >= 0, or > 0 if
+        ``positive``."""
         value = self.options.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise self._fault(key, value, "a number >= 0")
+        low = "> 0" if positive else ">= 0"
+        expected = f"a number of seconds {low} and at most {MAX_SECONDS}"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._fault(key, value, expected)
+        if not (0 <= value <= MAX_SECONDS) or (positive and value == 0):
+            raise self._fault(key, value, expected)  # NaN fails the range too
         return float(value)
 
     def count(self, key: str, default: int) -> int:
-        """An integer >= 1."""
+        """An integer from 1 to :data:`MAX_WORKERS`."""
         value = self.options.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise self._fault(key, value, "an integer >= 1")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._fault(key, value, f"an integer from 1 to {MAX_WORKERS}")
+        if not 1 <= value <= MAX_WORKERS:
+            raise self._fault(key, value, f"an integer from 1 to {MAX_WORKERS}")
         return value
 
     def text(self, key: str, default: str) -> str:
@@ -147,27 +164,49 @@ class Options:
             raise self._fault(key, value, f"one of {meanings}")
         return str(value)
 
-    def _fault(self, key: str, value: object, expected: str) -> BackendError:
-        return BackendError(
-            f"{self.backend} backend: {key} = {value!r}; expected {expected}"
+    def api_version(self, key: str = "api_version") -> str:
+        """``auto`` or a Docker API version ``1.NN`` that docker-py supports."""
+        value = self.options.get(key, "auto")
+        if value == "auto":
+            return "auto"
+        expected = (
+            f"'auto' or a Docker API version from {MINIMUM_API_VERSION} to "
+            f"{DEFAULT_API_VERSION}, written like '1.41'"
+        )
+        if not isinstance(value, str) or not _API_VERSION.fullmatch(value):
+            raise self._fault(key, value, expected)
+        low, high = _version_key(MINIMUM_API_VERSION), _version_key(DEFAULT_API_VERSION)
+        if not low <= _version_key(value) <= high:
+            raise self._fault(key, value, expected)
+        return value
+
+    def _fault(self, key: str, value: object, expected: str) -> InvalidInput:
+        return InvalidInput(
+            f"{self.backend} backend: [backend_options] {key} = {value!r}; "
+            f"expected {expected}"
         )
 
 
 def hosts_from_options(options: Mapping[str, Any]) -> list[DockerHost] | None:
     """The configured hosts, or None when ``hosts`` is not given.
 
-    Raises :class:`InvalidCluster` naming the faulty entry.
+    Raises :class:`InvalidCluster` naming the faulty host by its name (or its
+    position and address when it has no name).
     """
     entries = options.get("hosts")
     if entries is None:
         return None
     if not isinstance(entries, list) or not entries:
-        raise InvalidCluster("backend.hosts: expected a non-empty list of hosts")
-    hosts = [_host_of(entry, f"backend.hosts[{i}]") for i, entry in enumerate(entries)]
+        raise InvalidCluster(
+            "[backend_options] hosts: expected a non-empty list of hosts"
+        )
+    hosts = [_host_of(entry, i) for i, entry in enumerate(entries)]
     names = [h.name for h in hosts]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise InvalidCluster(f"backend.hosts: duplicate host names {duplicates}")
+        raise InvalidCluster(
+            f"[backend_options] hosts: duplicate host names {duplicates}"
+        )
     return hosts
 
 
@@ -188,15 +227,38 @@ def local_host(address: str, timeout: float) -> DockerHost:
     return DockerHost("local", address, capacity)
 
 
-def _host_of(entry: object, where: str) -> DockerHost:
+_HOST_FIELDS = {
+    "name": "a non-empty string",
+    "cores": "a number such as 8",
+    "memory": 'a size such as "32GiB"',
+}
+
+
+def _host_of(entry: object, index: int) -> DockerHost:
+    where = _host_where(entry, index)
+    if isinstance(entry, Mapping):
+        for key, example in _HOST_FIELDS.items():
+            if entry.get(key) is None:
+                raise InvalidCluster(f"{where}: {key} is missing ({example})")
     node = node_from_entry(entry, where, extra=frozenset({"address"}))
     # node_from_entry has refused anything but a mapping
     address = cast(Mapping[str, Any], entry).get("address", DEFAULT_ADDRESS)
     if not isinstance(address, str) or "://" not in address:
         raise InvalidCluster(
-            f"{where}.address: expected unix:///path or tcp://host:port"
+            f"{where}: address = {address!r}; expected unix:///path or tcp://host:port"
         )
     return DockerHost(node.name, address, node.capacity, node.labels)
+
+
+def _host_where(entry: object, index: int) -> str:
+    """How a message names a host entry: by name, else position and address."""
+    if not isinstance(entry, Mapping):
+        return f"[backend_options] hosts: entry {index + 1}"
+    name, address = entry.get("name"), entry.get("address")
+    if isinstance(name, str) and name:
+        return f"[backend_options] hosts: host {name!r}"
+    at = f" (address {address})" if isinstance(address, str) and address else ""
+    return f"[backend_options] hosts: entry {index + 1}{at}"
 
 
 # -- names and templates ---------------------------------------------------------
@@ -240,6 +302,21 @@ def aliases(launch: ServiceLaunch, shared: bool = False) -> list[str]:
         return [qualified_name(launch, name)]
     group, _, index = name.rpartition("-")
     return [name, f"{group}{index}", group] if group else [name]
+
+
+def hostname(launch: ServiceLaunch, shared: bool = False) -> str | None:
+    """The container's hostname, which Docker's DNS also resolves on its network.
+
+    On a network per execution: the instance name (``worker-3``). On a shared
+    network: :func:`qualified_name`, so that no execution resolves another's
+    services by their bare names; None (Docker's default, the short container
+    id) when that name is longer than a hostname may be (63 characters).
+    """
+    name = instance_name(launch)
+    if not shared:
+        return name
+    qualified = qualified_name(launch, name)
+    return qualified if len(qualified) <= MAX_HOSTNAME else None
 
 
 def render(text: str, launch: ServiceLaunch, shared: bool = False) -> str:
@@ -333,10 +410,14 @@ def drain(
 # -- limits, ports, volumes -----------------------------------------------------------
 
 
-def nano_cpus(launch: ServiceLaunch) -> int:
-    """The CPU limit: the ZApp's maximum cores if given, else its minimum."""
+def nano_cpus(launch: ServiceLaunch, host_cpus: int | None = None) -> int:
+    """The CPU limit: the ZApp's maximum cores if given, else its minimum, at most
+    ``host_cpus`` (Docker refuses a limit above the CPUs of its host)."""
     millicores = launch.max_millicores or launch.millicores
-    return millicores * NANO_CPUS_PER_MILLICORE
+    limit = millicores * NANO_CPUS_PER_MILLICORE
+    if host_cpus is not None and host_cpus > 0:
+        limit = min(limit, host_cpus * 1000 * NANO_CPUS_PER_MILLICORE)
+    return limit
 
 
 def memory_limit(launch: ServiceLaunch) -> int:
@@ -469,6 +550,14 @@ class Watcher(threading.Thread):
                     client.close()
             except UNREACHABLE as exc:
                 why = str(exc)
+            except Exception as exc:  # the thread must outlive any one failure
+                log.error(
+                    "docker: event stream of host %s failed, retrying: %r",
+                    self.host.name,
+                    exc,
+                    exc_info=True,
+                )
+                why = f"reading the event stream failed: {exc!r}"
             if self.stopping.is_set():
                 return
             if up is not False and not self._answers():
@@ -563,7 +652,7 @@ class Operations:
                     stale.close()
                 self.out.put(("failed", host, (key, f"host {host}: {exc}")))
             except Exception as exc:  # reported to the master as a failed service
-                log.exception("docker: operation on %s failed", key)
+                log.exception("docker: operation on %s (host %s) failed", key, host)
                 self.out.put(("failed", host, (key, f"host {host}: {exc}")))
         for client in clients.values():
             client.close()
@@ -583,18 +672,80 @@ def ensure_network(client: Any, name: str, labels: Mapping[str, str]) -> None:
                 raise
 
 
+def remove_container(client: Any, container: str, timeout: float) -> None:
+    """Kill and remove ``container``; done once it is gone.
+
+    A removal already under way elsewhere (``docker rm -f``: 409 "removal ...
+    is already in progress") counts as this one: it waits up to ``timeout``
+    seconds for the container to be gone.
+    """
+    try:
+        client.remove_container(container, force=True)
+        return
+    except docker.errors.NotFound:
+        return
+    except docker.errors.APIError as exc:
+        if not _removal_in_progress(exc):
+            raise
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            client.inspect_container(container)
+        except docker.errors.NotFound:
+            return
+        time.sleep(0.05)
+    raise OperationError(
+        f"container {container}: its removal by another client did not end "
+        f"within {timeout:g}s"
+    )
+
+
+def _removal_in_progress(exc: docker.errors.APIError) -> bool:
+    return exc.status_code == 409 and "in progress" in str(exc.explanation or exc)
+
+
 def drop_network_if_unused(
     client: Any, name: str, deployment: str, execution: str
-) -> None:
-    """Remove network ``name`` once no container of ``execution`` is left."""
+) -> bool:
+    """Remove network ``name`` once no container of ``execution`` is left;
+    whether this call removed it."""
     extra = [f"{LABEL_EXECUTION}={execution}"]
     with _NETWORK_LOCK:
         if client.containers(all=True, filters=label_filters(deployment, extra)):
-            return
+            return False
         try:
             client.remove_network(name)
         except docker.errors.NotFound:
-            pass
+            return False
         except docker.errors.APIError as exc:
             if exc.status_code != 409:  # 409: in use again (a container was made)
                 raise
+            return False
+        return True
+
+
+def drop_unused_networks(
+    client: Any, host: str, deployment: str, in_use: set[str]
+) -> list[str]:
+    """Remove the networks of ``deployment``'s executions that are not ``in_use``
+    (execution ids) and hold no container of their execution; their names.
+
+    Such a network is left behind when its last container went while no master
+    ran. A deployment's shared network (no execution label) is kept.
+    """
+    dropped = []
+    for row in client.networks(filters=label_filters(deployment)):
+        execution = (row.get("Labels") or {}).get(LABEL_EXECUTION)
+        if execution is None or execution in in_use:
+            continue
+        name = str(row["Name"])
+        if drop_network_if_unused(client, name, deployment, execution):
+            log.info(
+                "docker: host %s: removed network %s: no container of execution %s "
+                "is left",
+                host,
+                name,
+                execution,
+            )
+            dropped.append(name)
+    return dropped

@@ -6,11 +6,16 @@ backend id is ``<host>/<container name>``, the name being the launch's. Each
 execution has a user-defined bridge network per host, ``zoe-<deployment>-<id>``
 (option ``network = "shared"``: one network ``zoe-<deployment>`` for all), on
 which its containers answer to their instance and group names (see
-:func:`~zoe.live.backends.docker_common.aliases`). The engine backend does not
-join networks across hosts.
+:func:`~zoe.live.backends.docker_common.aliases`; on the shared network only to
+names qualified by the execution, hostnames included, see
+:func:`~zoe.live.backends.docker_common.hostname`). A network goes with the last
+container of its execution, also one removed outside Zoe; recovery
+(:meth:`~DockerEngineBackend.list_services`) removes those left without any.
+The engine backend does not join networks across hosts.
 
-Limits: ``nano_cpus`` from the ZApp's maximum cores (else its minimum), the
-memory limit from its maximum memory (else its minimum). Ports are published on
+Limits: ``nano_cpus`` from the ZApp's maximum cores (else its minimum), at most
+the CPUs the host's daemon reports (Docker refuses more), the memory limit from
+its maximum memory (else its minimum). Ports are published on
 ``publish_address`` (default ``127.0.0.1``) at ports Docker picks, read back
 after the start (:meth:`~DockerEngineBackend.endpoints`). Images are
 never pulled: a missing image, an unknown template, or any refusal of the daemon
@@ -26,7 +31,8 @@ pings it; listings and usage samples run on pools
 master's thread drains (:meth:`~DockerEngineBackend.poll_events`,
 :meth:`~DockerEngineBackend.unavailable_nodes`); it alone owns the backend's
 bookkeeping. Only :meth:`~DockerEngineBackend.list_services` (recovery) waits,
-for the timeout at most, whatever the number of silent hosts.
+for the timeout at most, whatever the number of silent hosts. No thread dies of
+an unexpected exception: it is logged at ERROR and the thread goes on.
 
 Availability: a host is unavailable when its stream breaks and its daemon does
 not answer a ping, or when two pings in a row (every ``probe_duration``
@@ -56,12 +62,12 @@ Options (the ``[backend_options]`` table): ``hosts`` (see
 :func:`~zoe.live.backends.docker_common.hosts_from_options`), ``address``,
 ``timeout``, ``publish_address``, ``reconcile_duration``, ``api_version``,
 ``network``, ``probe_duration``, ``orphan_grace_duration``, ``usage_duration``,
-``usage_workers``. See docs/docker.md.
+``usage_workers``; a bad one raises :class:`~zoe.core.errors.InvalidInput`
+before any daemon is reached. See docs/docker.md.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -83,6 +89,7 @@ from zoe.live.backends import (
     UsageSample,
 )
 from zoe.live.backends.docker_common import (
+    REMOVED_OUTSIDE,
     UNREACHABLE,
     WATCH_DURATION,
     DockerHost,
@@ -98,13 +105,14 @@ from zoe.live.backends.docker_common import (
     default_address,
     drop_network_if_unused,
     ensure_network,
+    hostname,
     hosts_from_options,
-    instance_name,
     local_host,
     memory_limit,
     nano_cpus,
     network_name,
     port_keys,
+    remove_container,
     rendered_command,
     rendered_environment,
     shared_network_name,
@@ -179,6 +187,7 @@ class DockerEngineBackend(ContainerBook):
         self.api_version = api_version
         self.shared_network = shared_network
         self._failures = 0
+        self._host_cpus: dict[str, int] = {}
         self._kept = KeptOutput()
         self._operations = Operations(
             self.hosts, self._queue, timeout=timeout, api_version=api_version
@@ -204,24 +213,27 @@ class DockerEngineBackend(ContainerBook):
     def from_settings(cls, settings: BackendSettings) -> DockerEngineBackend:
         """Build one from the ``[backend_options]`` table (see the module doc)."""
         read = Options("docker", settings.options, OPTIONS)
-        timeout = read.seconds("timeout", 10.0)
+        timeout = read.seconds("timeout", 10.0, positive=True)
+        address = read.text("address", default_address())
+        settled: dict[str, Any] = {
+            "deployment": settings.deployment,
+            "timeout": timeout,
+            "publish_address": read.text("publish_address", "127.0.0.1"),
+            "reconcile_duration": read.seconds(
+                "reconcile_duration", 5.0, positive=True
+            ),
+            "api_version": read.api_version(),
+            "shared_network": read.choice("network", "execution", NETWORKS) == "shared",
+            "probe_duration": read.seconds("probe_duration", 2.0),
+            "orphan_grace_duration": read.seconds("orphan_grace_duration", 10.0),
+            "usage_duration": read.seconds("usage_duration", 30.0),
+            "usage_workers": read.count("usage_workers", 4),
+        }
+        # every option is checked before a daemon is asked anything
         hosts = hosts_from_options(settings.options)
         if hosts is None:
-            hosts = [local_host(read.text("address", default_address()), timeout)]
-        network = read.choice("network", "execution", NETWORKS)
-        return cls(
-            hosts,
-            deployment=settings.deployment,
-            timeout=timeout,
-            publish_address=read.text("publish_address", "127.0.0.1"),
-            reconcile_duration=read.seconds("reconcile_duration", 5.0),
-            api_version=read.text("api_version", "auto"),
-            shared_network=network == "shared",
-            probe_duration=read.seconds("probe_duration", 2.0),
-            orphan_grace_duration=read.seconds("orphan_grace_duration", 10.0),
-            usage_duration=read.seconds("usage_duration", 30.0),
-            usage_workers=read.count("usage_workers", 4),
-        )
+            hosts = [local_host(address, timeout)]
+        return cls(hosts, **settled)
 
     # -- the Backend interface ---------------------------------------------------
 
@@ -297,45 +309,89 @@ class DockerEngineBackend(ContainerBook):
     def remove(self, backend_id: str) -> None:
         """Kill and remove the container on a worker, and its network if the last."""
         tracked = self._tracked.pop(backend_id, None)
+        lost = self._lost.pop(backend_id, {})
+        labels = tracked.labels if tracked is not None else lost
         host, container = _split(backend_id)
         if host not in self.hosts or container.startswith("failed-"):
             return
         if host in self._down:
-            self._lost.add(backend_id)
+            self._lost[backend_id] = labels
             return
-        self._remove_container(backend_id, tracked.labels if tracked else {})
+        self._remove_container(backend_id, labels)
 
     def _remove_container(self, backend_id: str, labels: Mapping[str, str]) -> None:
         """Submit the removal of a container of an available host."""
         host, container = _split(backend_id)
-        self._removed.add(backend_id)
-        deployment = self.deployment
+        self._removed[backend_id] = dict(labels)
+        network = self._own_network(labels)
         execution = labels.get(LABEL_EXECUTION, "")
-        # the shared network is the deployment's: it stays for the next executions
-        network = None
-        if not self.shared_network and execution.isdigit():
-            network = network_name(deployment, int(execution))
+        deployment, timeout = self.deployment, self.timeout
 
         def job(client: docker.APIClient) -> None:
             self._keep_output(client, backend_id, container)
-            with contextlib.suppress(docker.errors.NotFound):
-                client.remove_container(container, force=True)
+            remove_container(client, container, timeout)
             if network is not None:
                 drop_network_if_unused(client, network, deployment, execution)
 
         self._operations.submit(host, backend_id, job)
 
+    def _container_gone(self, host: str, labels: Mapping[str, str]) -> None:
+        """Drop the network of a container removed outside Zoe, if it was the last."""
+        network = self._own_network(labels)
+        if network is None or host not in self.hosts:
+            return
+        deployment, execution = self.deployment, labels.get(LABEL_EXECUTION, "")
+
+        def job(client: docker.APIClient) -> None:
+            drop_network_if_unused(client, network, deployment, execution)
+
+        self._operations.submit(host, f"{host}/{network}", job)
+
+    def _check_kill(self, backend_id: str, code: int, reason: str | None) -> None:
+        """Ask on a worker whether a container killed by a signal is being removed
+        (``docker rm -f`` marks it so before it kills it); a ``died`` message
+        carries the exit, ``container removed outside Zoe`` if so."""
+        host, container = _split(backend_id)
+
+        def job(client: docker.APIClient) -> None:
+            why = reason
+            try:
+                state = client.inspect_container(container).get("State") or {}
+                if state.get("Status") == "removing":
+                    why = REMOVED_OUTSIDE
+            except docker.errors.NotFound:
+                why = REMOVED_OUTSIDE
+            except (docker.errors.APIError, *UNREACHABLE) as exc:
+                log.debug("docker: %s not inspected after a kill: %s", backend_id, exc)
+            self._queue.put(("died", host, (backend_id, code, why)))
+
+        self._submit(host, backend_id, job)
+
+    def _own_network(self, labels: Mapping[str, str]) -> str | None:
+        """The network of the execution named in ``labels``; None on a shared
+        network (the deployment's: it stays for the next executions)."""
+        execution = labels.get(LABEL_EXECUTION, "")
+        if self.shared_network or not execution.isdigit():
+            return None
+        return network_name(self.deployment, int(execution))
+
     def list_services(self) -> list[BackendService]:
         """The containers of this deployment on every host that answers.
 
         Every container listed is tracked from now on (recovery adopts or
-        removes each). Waits for the timeout at most: a host that does not
+        removes each). The networks of executions with no container left on a
+        listed host (left by containers that went while no master ran) are
+        removed. Waits for the timeout at most: a host that does not
         answer by then is not listed, and is marked unavailable until its next
         ping is answered (if hosts are pinged: ``probe_duration`` > 0).
         """
         found: list[BackendService] = []
         hosts = [h for h in self._order if h not in self._down]
-        for host, rows in self._monitor.list_now(hosts).items():
+        making: dict[str, set[str]] = {}  # executions whose networks must stay
+        for tracked in self._tracked.values():
+            execution = tracked.labels.get(LABEL_EXECUTION, "")
+            making.setdefault(tracked.host, set()).add(execution)
+        for host, rows in self._monitor.list_now(hosts, making).items():
             if isinstance(rows, str):
                 log.warning("docker: host %s not listed: %s", host, rows)
                 if self._probers:
@@ -496,7 +552,6 @@ class DockerEngineBackend(ContainerBook):
         for backend_id in list(self._lost):
             host, _ = _split(backend_id)
             if host not in self._down:
-                self._lost.discard(backend_id)
                 self.remove(backend_id)
         since = time.monotonic()
         for host in self._order:
@@ -565,9 +620,17 @@ class DockerEngineBackend(ContainerBook):
         """The keyword arguments of ``create_container`` (on a worker's client)."""
         network, _ = self._network_of(launch.execution.execution_id)
         keys = port_keys(launch)
+        limit = nano_cpus(launch, self._cpus_of(client, launch.node))
+        if limit < nano_cpus(launch):
+            log.debug(
+                "docker: %s: CPU limit capped at the %g CPUs of host %s",
+                launch.name,
+                limit / 1e9,
+                launch.node,
+            )
         host_config = client.create_host_config(
             network_mode=network,
-            nano_cpus=nano_cpus(launch),
+            nano_cpus=limit,
             mem_limit=memory_limit(launch),
             port_bindings=dict.fromkeys(keys, (self.publish_address,)),
             binds=binds(launch),
@@ -578,12 +641,19 @@ class DockerEngineBackend(ContainerBook):
             "command": rendered["command"],
             "environment": rendered["environment"],
             "name": launch.name,
-            "hostname": instance_name(launch),
+            "hostname": hostname(launch, self.shared_network),
             "labels": dict(launch.labels),
             "ports": [(int(k.split("/")[0]), k.split("/")[1]) for k in keys],
             "host_config": host_config,
             "networking_config": client.create_networking_config({network: endpoint}),
         }
+
+    def _cpus_of(self, client: docker.APIClient, host: str) -> int:
+        """The CPUs the daemon of ``host`` reports, asked once (worker thread)."""
+        cpus = self._host_cpus.get(host)
+        if cpus is None:
+            cpus = self._host_cpus[host] = int(client.info().get("NCPU") or 0)
+        return cpus
 
     def _failed(self, launch: ServiceLaunch, reason: str) -> str:
         """A service that could not be created: an id and an EXITED event."""

@@ -34,12 +34,15 @@ from datetime import datetime
 from typing import Any
 
 import docker
+import docker.errors
 
-from zoe.live.backends import UsageSample
+from zoe.live.backends import LABEL_EXECUTION, UsageSample
 from zoe.live.backends.docker_common import (
+    EXIT_KEY,
     UNREACHABLE,
     DockerHost,
     connect,
+    drop_unused_networks,
     label_filters,
     ping_failure,
 )
@@ -179,7 +182,13 @@ class Prober(threading.Thread):
 
     def _ping(self) -> str | None:
         """None if the daemon answered a ping within the timeout, else why not."""
-        why = ping_failure(lambda: self.clients.open(self.host))
+        try:
+            why = ping_failure(lambda: self.clients.open(self.host))
+        except Exception as exc:  # the thread must outlive any one failure
+            log.error(
+                "docker: ping of host %s failed: %r", self.host, exc, exc_info=True
+            )
+            why = repr(exc)
         if why is None:
             return None
         return f"ping failed (timeout {self.clients.timeout:g}s): {why}"
@@ -222,19 +231,25 @@ class Monitor:
         """
         self._lister.submit(self._list, host, since)
 
-    def list_now(self, hosts: Iterable[str]) -> dict[str, list[Any] | str]:
+    def list_now(
+        self, hosts: Iterable[str], keep: Mapping[str, set[str]] | None = None
+    ) -> dict[str, list[Any] | str]:
         """The rows of each host, or why not, waiting at most the timeout in all.
 
         Each host is listed on its own new thread, so that a hung host costs the
         timeout once and holds up nothing else; a host still silent at the end
-        is answered ``"no answer within ...s"``.
+        is answered ``"no answer within ...s"``. With ``keep`` (host -> execution
+        ids whose containers are being made there), each listed host's networks
+        of this deployment's executions that neither have a container listed
+        nor are kept are removed (:func:`drop_unused_networks`).
         """
         results: dict[str, list[Any] | str] = {}
         threads = []
         for host in hosts:
+            kept = None if keep is None else keep.get(host, set())
             thread = threading.Thread(
                 target=self._list_into,
-                args=(host, results),
+                args=(host, results, kept),
                 name=f"zoe-docker-list-{host}",
                 daemon=True,
             )
@@ -261,28 +276,52 @@ class Monitor:
         self._sampler.shutdown(wait=False, cancel_futures=True)
 
     def _rows(self, host: str) -> list[Any]:
+        """The deployment's containers of ``host``; an exited one's row carries
+        its inspection's exit code, OOM flag and error under ``EXIT_KEY``."""
         client = self.clients.open(host)
         try:
             rows: list[Any] = client.containers(
                 all=True, filters=label_filters(self.deployment)
             )
+            for row in rows:
+                if row.get("State") in ("exited", "dead"):
+                    _add_exit(client, row)
         finally:
             client.close()
         return rows
 
     def _list(self, host: str, since: float) -> None:
-        try:
-            rows = self._rows(host)
-        except UNREACHABLE as exc:
-            self.out.put(("unlisted", host, f"host {host}: {exc}"))
+        rows = self._rows_or_why(host)
+        if isinstance(rows, str):
+            self.out.put(("unlisted", host, rows))
             return
         self.out.put(("listed", host, (since, rows)))
 
-    def _list_into(self, host: str, results: dict[str, list[Any] | str]) -> None:
+    def _list_into(
+        self, host: str, results: dict[str, list[Any] | str], keep: set[str] | None
+    ) -> None:
+        rows = self._rows_or_why(host)
+        if keep is not None and not isinstance(rows, str):
+            listed = {str((r.get("Labels") or {}).get(LABEL_EXECUTION)) for r in rows}
+            try:
+                client = self.clients.open(host)
+                try:
+                    drop_unused_networks(client, host, self.deployment, keep | listed)
+                finally:
+                    client.close()
+            except UNREACHABLE as exc:
+                log.warning("docker: networks of host %s not tidied: %s", host, exc)
+        results[host] = rows
+
+    def _rows_or_why(self, host: str) -> list[Any] | str:
+        """The rows of ``host``, or why there are none (never raises)."""
         try:
-            results[host] = self._rows(host)
+            return self._rows(host)
         except UNREACHABLE as exc:
-            results[host] = f"host {host}: {exc}"
+            return f"host {host}: {exc}"
+        except Exception as exc:  # the pool's thread must outlive any one failure
+            log.error("docker: listing host %s failed: %r", host, exc, exc_info=True)
+            return f"host {host}: listing failed: {exc!r}"
 
     def _sample(self, host: str, backend_id: str, container: str) -> None:
         container = container or backend_id.partition("/")[2]
@@ -298,7 +337,22 @@ class Monitor:
         except UNREACHABLE as exc:
             self.out.put(("unsampled", host, (backend_id, str(exc))))
             return
+        except Exception as exc:  # the pool's thread must outlive any one failure
+            log.error(
+                "docker: usage sample of %s failed: %r", backend_id, exc, exc_info=True
+            )
+            self.out.put(("unsampled", host, (backend_id, repr(exc))))
+            return
         self.out.put(("usage", host, (backend_id, reading_of(stats, time.time()))))
+
+
+def _add_exit(client: docker.APIClient, row: dict[str, Any]) -> None:
+    """Put the exit details of the container of ``row`` under ``EXIT_KEY``."""
+    try:
+        state = client.inspect_container(row["Id"]).get("State") or {}
+    except docker.errors.NotFound:
+        return  # removed since the listing: its Status is all there is
+    row[EXIT_KEY] = {key: state.get(key) for key in ("ExitCode", "OOMKilled", "Error")}
 
 
 def _supports_one_shot(version: str) -> bool:

@@ -6,7 +6,8 @@ their node labels); a node that is not ``ready`` and ``active`` is unavailable.
 Zoe keeps the placement: each service is created with the constraint
 ``node.hostname==<node>``, reservations equal to what Zoe accounted (the ZApp's
 minimum cores and memory) and limits as in the engine backend (the maximums, else
-the minimums), so Swarm's own admission never disagrees with Zoe's. Restart
+the minimums, the CPU limit at most the node's CPUs, which Swarm would refuse
+to exceed), so Swarm's own admission never disagrees with Zoe's. Restart
 policy ``none``: a task that ends is reported, never restarted by Swarm.
 Removing a service kills its task after ``stop_grace_duration`` seconds (0 by
 default: at once, as the engine backend removes a container).
@@ -220,8 +221,8 @@ class DockerSwarmBackend:
         return cls(
             deployment=settings.deployment,
             address=read.text("address", default_address()),
-            timeout=read.seconds("timeout", 10.0),
-            poll_duration=read.seconds("poll_duration", 0.5),
+            timeout=read.seconds("timeout", 10.0, positive=True),
+            poll_duration=read.seconds("poll_duration", 0.5, positive=True),
             stop_grace_duration=read.seconds("stop_grace_duration", 0.0),
             usage_duration=read.seconds("usage_duration", 30.0),
             usage_workers=read.count("usage_workers", 4),
@@ -245,8 +246,9 @@ class DockerSwarmBackend:
         An unknown template fails the service at once (an EXITED event).
         """
         backend_id = f"{HOST}/{launch.name}"
+        cpus = self._cpus_of(launch.node)
         try:
-            spec = service_spec(launch, self.deployment, self.stop_grace_duration)
+            spec = service_spec(launch, self.deployment, self.stop_grace_duration, cpus)
         except TemplateError as exc:
             known = _Known(dict(launch.labels), ServiceState.RUNNING)
             self._known[backend_id] = known
@@ -256,6 +258,13 @@ class DockerSwarmBackend:
             dict(launch.labels), ServiceState.CREATED, spec, node=launch.node
         )
         return backend_id
+
+    def _cpus_of(self, node: str) -> int | None:
+        """The whole CPUs of ``node`` as last listed (None if unknown)."""
+        for seen in self._seen.nodes:
+            if seen.name == node and seen.capacity.millicores >= 1000:
+                return seen.capacity.millicores // 1000
+        return None
 
     def start(self, backend_id: str) -> None:
         """Create the Swarm service (and its execution's network) on a worker."""

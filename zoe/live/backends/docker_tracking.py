@@ -6,8 +6,11 @@ tracks, the hosts that are silent, the events and usage samples due to the
 master. It applies the messages the backend's threads put on its queue (Docker
 events, ends of operations, ports read after a start, pings, listings, usage
 readings; see :mod:`~zoe.live.backends.docker_monitor`) and never calls a
-daemon. The one action it takes, removing a container, is the subclass's
-(:meth:`ContainerBook._remove_container`).
+daemon. The actions it takes are the subclass's: removing a container
+(:meth:`ContainerBook._remove_container`), dropping the network of a container
+removed outside Zoe (:meth:`ContainerBook._container_gone`), and asking whether
+a container killed by a signal is being removed (:meth:`ContainerBook._check_kill`,
+answered by a ``died`` message).
 
 Sources of silence: the event stream's thread (``down``/``up``) and the probes
 and listings (``hung``/``answers``) each say whether a host answers; a host is
@@ -32,6 +35,8 @@ from zoe.live.backends import (
     ServiceState,
 )
 from zoe.live.backends.docker_common import (
+    EXIT_KEY,
+    REMOVED_OUTSIDE,
     DockerHost,
     drain,
     exit_code_of_status,
@@ -82,8 +87,9 @@ class ContainerBook:
         self.deployment = deployment
         self._clients: dict[str, Any] = {}
         self._tracked: dict[str, Tracked] = {}
-        self._removed: set[str] = set()
-        self._lost: set[str] = set()
+        # removals under way and removals to retry, with the containers' labels
+        self._removed: dict[str, Mapping[str, str]] = {}
+        self._lost: dict[str, Mapping[str, str]] = {}
         self._down: dict[str, str] = {}
         self._down_sources: dict[str, set[str]] = {}
         self._listing: set[str] = set()
@@ -95,6 +101,16 @@ class ContainerBook:
 
     def _remove_container(self, backend_id: str, labels: Mapping[str, str]) -> None:
         """Remove a container of an available host (the subclass acts)."""
+        raise NotImplementedError
+
+    def _container_gone(self, host: str, labels: Mapping[str, str]) -> None:
+        """A container with ``labels`` left ``host`` without Zoe: drop what was
+        only its (the subclass acts)."""
+        raise NotImplementedError
+
+    def _check_kill(self, backend_id: str, code: int, reason: str | None) -> None:
+        """Find out whether a container killed by a signal is being removed
+        outside Zoe; a ``died`` message follows (the subclass acts)."""
         raise NotImplementedError
 
     def _drain(self, timeout: float = 0.0) -> None:
@@ -118,6 +134,8 @@ class ContainerBook:
             self._usage.on_failure(payload[0])
         elif kind == "ports":
             self._on_endpoints(*payload)
+        elif kind == "died":
+            self._on_died(*payload)
         elif kind == "done":
             self._operation_done(payload)
         elif kind == "failed":
@@ -144,12 +162,24 @@ class ContainerBook:
         elif action == "die":
             code = int_or_none(attributes.get("exitCode"))
             reason = exit_reason(code, tracked.oom)
+            if code is not None and code > 128 and not tracked.oom:
+                # `docker rm -f` kills before it removes: is a removal under way?
+                self._check_kill(backend_id, code, reason)
+                return
             self._emit(backend_id, tracked, ServiceEventKind.EXITED, code, reason)
         elif action == "destroy":
             if tracked.state is not ServiceState.EXITED:
-                why = "container removed outside Zoe"
+                why = REMOVED_OUTSIDE
                 self._emit(backend_id, tracked, ServiceEventKind.EXITED, None, why)
             self._tracked.pop(backend_id, None)
+            self._container_gone(host, tracked.labels)
+
+    def _on_died(self, backend_id: str, code: int, reason: str | None) -> None:
+        """The answer of :meth:`_check_kill`: report the exit of a killed container."""
+        tracked = self._tracked.get(backend_id)
+        if tracked is None or backend_id in self._removed:
+            return
+        self._emit(backend_id, tracked, ServiceEventKind.EXITED, code, reason)
 
     def _on_endpoints(self, backend_id: str, endpoints: Mapping[str, str]) -> None:
         tracked = self._tracked.get(backend_id)
@@ -178,8 +208,8 @@ class ContainerBook:
 
     def _operation_failed(self, host: str, backend_id: str, reason: str) -> None:
         if backend_id in self._removed:
-            self._lost.add(backend_id)  # its removal failed: retried by reconcile
-            self._removed.discard(backend_id)
+            # its removal failed: retried by reconcile
+            self._lost[backend_id] = self._removed.pop(backend_id)
             return
         tracked = self._tracked.get(backend_id)
         if tracked is not None:
@@ -201,7 +231,7 @@ class ContainerBook:
             if tracked.host == host and tracked.state is not ServiceState.EXITED:
                 self._emit(backend_id, tracked, ServiceEventKind.EXITED, None, reason)
                 del self._tracked[backend_id]
-                self._lost.add(backend_id)
+                self._lost[backend_id] = tracked.labels
 
     def _host_up(self, host: str, source: str) -> None:
         """``source`` finds ``host`` answering; it is up once no source says not."""
@@ -224,12 +254,12 @@ class ContainerBook:
                 continue  # operations in flight or news: the listing predates them
             seen = listed.get(backend_id)
             if seen is None:
-                self._emit(
-                    backend_id, tracked, ServiceEventKind.EXITED, None, "container gone"
-                )
+                kind = ServiceEventKind.EXITED
+                self._emit(backend_id, tracked, kind, None, REMOVED_OUTSIDE)
                 del self._tracked[backend_id]
+                self._container_gone(host, tracked.labels)
             elif seen.state is ServiceState.EXITED:
-                reason = exit_reason(seen.exit_code, tracked.oom)
+                reason = seen.reason or exit_reason(seen.exit_code, tracked.oom)
                 kind = ServiceEventKind.EXITED
                 self._emit(backend_id, tracked, kind, seen.exit_code, reason)
             elif (seen.state, tracked.state) == (
@@ -241,7 +271,7 @@ class ContainerBook:
 
     def _remove_orphans(self, host: str, listed: Mapping[str, BackendService]) -> None:
         """Remove the listed containers nobody tracks, once the grace is over."""
-        known = self._tracked.keys() | self._removed | self._lost
+        known = self._tracked.keys() | self._removed.keys() | self._lost.keys()
         untracked = [b for b in listed if b not in known]
         for backend_id in self._orphans.due(host, untracked, time.monotonic()):
             labels = listed[backend_id].labels
@@ -285,17 +315,33 @@ class ContainerBook:
         )
 
     def _service_of(self, host: str, row: Mapping[str, Any]) -> BackendService:
+        """A listed container; an exited one with its code and why it exited, as
+        the live path reports them (from its inspection, see ``EXIT_KEY``)."""
         state = _STATES.get(str(row.get("State")), ServiceState.EXITED)
-        code = exit_code_of_status(str(row.get("Status", "")))
         backend_id = _row_id(host, row)
+        code, reason = None, None
+        if state is ServiceState.EXITED:
+            code, reason = _exit_of(row)
         return BackendService(
             backend_id,
             split_id(backend_id)[1],
             host,
             state,
             dict(row.get("Labels") or {}),
-            code if state is ServiceState.EXITED else None,
+            code,
+            reason,
         )
+
+
+def _exit_of(row: Mapping[str, Any]) -> tuple[int | None, str | None]:
+    """The exit code and reason of an exited container's row."""
+    details = row.get(EXIT_KEY)
+    if not isinstance(details, Mapping):
+        code = exit_code_of_status(str(row.get("Status", "")))
+        return code, exit_reason(code, False)
+    code = int_or_none(details.get("ExitCode"))
+    reason = exit_reason(code, bool(details.get("OOMKilled")))
+    return code, reason or (str(details.get("Error") or "") or None)
 
 
 def _row_id(host: str, row: Mapping[str, Any]) -> str:

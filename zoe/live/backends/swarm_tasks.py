@@ -176,6 +176,15 @@ class TaskPoller(threading.Thread):
                 if client is not None:
                     client.close()
                 client = None
+            except Exception as exc:  # the thread must outlive any one failure
+                log.error(
+                    "swarm: listing nodes and tasks failed, retrying: %r",
+                    exc,
+                    exc_info=True,
+                )
+                if client is not None:
+                    client.close()
+                client = None
         if client is not None:
             client.close()
 
@@ -378,13 +387,17 @@ def endpoint_spec(launch: ServiceLaunch) -> dict[str, Any]:
 
 
 def service_spec(
-    launch: ServiceLaunch, deployment: str, stop_grace_duration: float
+    launch: ServiceLaunch,
+    deployment: str,
+    stop_grace_duration: float,
+    node_cpus: int | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments of ``create_service`` for ``launch``, and under
     ``_network`` its execution's network (:class:`TemplateError`).
 
     Pinned to the launch's node; reservations equal to what Zoe accounted,
-    limits as in the engine backend; restart policy ``none``.
+    limits as in the engine backend, the CPU limit at most ``node_cpus`` (the
+    node's CPUs: a task asking more is rejected); restart policy ``none``.
     """
     command = rendered_command(launch)
     args = shlex.split(command) if isinstance(command, str) else command
@@ -398,8 +411,16 @@ def service_spec(
         mounts=mounts(launch),
         stop_grace_period=round(stop_grace_duration * 1e9),
     )
+    cpu_limit = nano_cpus(launch, node_cpus)
+    if cpu_limit < nano_cpus(launch):
+        log.debug(
+            "swarm: %s: CPU limit capped at the %d CPUs of node %s",
+            launch.name,
+            node_cpus,
+            launch.node,
+        )
     resources = docker.types.Resources(
-        cpu_limit=nano_cpus(launch),
+        cpu_limit=cpu_limit,
         mem_limit=memory_limit(launch),
         cpu_reservation=launch.millicores * NANO_PER_MILLICORE,
         mem_reservation=launch.memory,
