@@ -128,8 +128,9 @@ class Master:
 
         if not config.database_url:
             raise InvalidInput(
-                "no database address: set --database-url or ZOE_DATABASE_URL, or "
-                "run `zoe up` for an embedded PostgreSQL"
+                "no database address: set --database-url or ZOE_DATABASE_URL to a "
+                "PostgreSQL URL (`zoe up` runs an embedded one; docs/docker.md, "
+                "'A database for zoe master', shows how to share it)"
             )
         db = Database(
             config.database_url,
