@@ -6,9 +6,9 @@ backend id is ``<host>/<container name>``, the name being the launch's. Each
 execution has a user-defined bridge network per host, ``zoe-<deployment>-<id>``
 (option ``network = "shared"``: one network ``zoe-<deployment>`` for all), on
 which its containers answer to their instance and group names (see
-:func:`~zoe.live.backends.docker_common.aliases`; on the shared network only to
+:func:`~zoe.live.backends.docker_launch.aliases`; on the shared network only to
 names qualified by the execution, hostnames included, see
-:func:`~zoe.live.backends.docker_common.hostname`). A network goes with the last
+:func:`~zoe.live.backends.docker_launch.hostname`). A network goes with the last
 container of its execution, also one removed outside Zoe; recovery
 (:meth:`~DockerEngineBackend.list_services`) removes those left without any.
 The engine backend does not join networks across hosts.
@@ -96,23 +96,25 @@ from zoe.live.backends.docker_common import (
     OperationError,
     Operations,
     Options,
-    TemplateError,
     Watcher,
-    aliases,
-    binds,
     check_reachable,
     connect,
     default_address,
     drop_network_if_unused,
     ensure_network,
-    hostname,
     hosts_from_options,
     local_host,
+    remove_container,
+)
+from zoe.live.backends.docker_launch import (
+    TemplateError,
+    aliases,
+    binds,
+    hostname,
     memory_limit,
     nano_cpus,
     network_name,
     port_keys,
-    remove_container,
     rendered_command,
     rendered_environment,
     shared_network_name,

@@ -87,12 +87,14 @@ from zoe.live.backends.docker_common import (
     DockerHost,
     Operations,
     Options,
-    TemplateError,
     connect,
     default_address,
     drain,
 )
 from zoe.live.backends.docker_engine import KEPT_LINES
+from zoe.live.backends.docker_launch import (
+    TemplateError,
+)
 from zoe.live.backends.docker_monitor import Monitor, Reading, UsageBook
 from zoe.live.backends.swarm_tasks import (
     ENDED,

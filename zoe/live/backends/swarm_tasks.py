@@ -35,10 +35,12 @@ from zoe.core.resources import Resources
 from zoe.live.backends import LABEL_EXECUTION, ServiceLaunch, ServiceState
 from zoe.live.backends.docker_common import (
     UNREACHABLE,
-    aliases,
     connect,
     exit_reason,
     label_filters,
+)
+from zoe.live.backends.docker_launch import (
+    aliases,
     memory_limit,
     nano_cpus,
     network_name,
