@@ -285,8 +285,8 @@ def test_admin_manages_users_and_quotas(api: Api) -> None:
     assert made.status_code == 201
     assert made.json()["max_cores"] == 1.5
     assert changed.json()["role"] == "guest"
-    # quotas are replaced as a whole
-    assert (changed.json()["max_executions"], changed.json()["max_cores"]) == (2, None)
+    # only the quotas given change: max_cores stays as it was made
+    assert (changed.json()["max_executions"], changed.json()["max_cores"]) == (2, 1.5)
     assert [u["name"] for u in listed] == ["alice", "bob", "dora", "gus", "root"]
     assert all("password" not in str(u) for u in listed)
     dora = api.client.post(
@@ -296,7 +296,12 @@ def test_admin_manages_users_and_quotas(api: Api) -> None:
     taken = api.client.post(
         "/api/v1/users", json={"name": "dora", "password": "whatever1"}, headers=root
     )
-    assert taken.status_code == 422
+    assert taken.status_code == 409
+    assert taken.json()["error"] == {
+        "type": "Conflict",
+        "message": "user 'dora' exists already; choose another name",
+        "details": {"user": "dora"},
+    }
 
 
 @pytest.fixture
@@ -316,13 +321,16 @@ def test_a_submission_waits_for_a_master_that_is_down(
     alice = api.login("alice")
 
     reply = submit(api, alice, zapp=zapp(size=0.2))
-    health = api.client.get("/api/v1/health").json()
+    health_reply = api.client.get("/api/v1/health")
+    health = health_reply.json()
     cluster = api.client.get("/api/v1/cluster", headers=alice)
 
     assert reply.status_code == 202
     assert reply.json()["master"] == "unreachable"
     assert status_of(api, alice, 1) == "submitted"
-    assert health == {"status": "ok", "database": True, "master": False}
+    # the master is down: not healthy, whatever the database says
+    assert health_reply.status_code == 503
+    assert health == {"status": "degraded", "database": True, "master": False}
     assert cluster.status_code == 503
     assert cluster.json()["error"]["type"] == "Unavailable"
     # a master started later takes the stored submission up and runs it

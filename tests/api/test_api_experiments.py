@@ -197,7 +197,9 @@ def test_guests_may_not_submit_and_others_see_nothing(xapi: ExperimentsApi) -> N
         assert reply.status_code == 404, (method, suffix, reply.text)
         assert "long" not in reply.text
     assert client.get(URL, headers=bob).json()["experiments"] == []
-    assert client.get(f"{URL}?user=alice", headers=bob).json()["experiments"] == []
+    others = client.get(f"{URL}?user=alice", headers=bob)
+    assert others.status_code == 403
+    assert others.json()["error"]["type"] == "Forbidden"
     assert client.get(f"{URL}/999", headers=alice).status_code == 404
 
     listed = client.get(URL, headers=root).json()["experiments"]

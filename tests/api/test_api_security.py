@@ -103,8 +103,17 @@ def test_another_users_execution_is_404_like_a_missing_one(api: Api) -> None:
         assert theirs.json()["error"]["message"] == "execution '1' not found"
         assert "secret-name" not in theirs.text
     listed = api.client.get("/api/v1/executions", headers=bob).json()
-    asked = api.client.get("/api/v1/executions?user=alice", headers=bob).json()
-    assert listed == asked == {"executions": [], "next": None}
+    asked = api.client.get("/api/v1/executions?user=alice", headers=bob)
+    nobody = api.client.get("/api/v1/executions?user=nobody", headers=bob)
+    own = api.client.get("/api/v1/executions?user=bob", headers=bob).json()
+    assert listed == own == {"executions": [], "next": None}
+    # another user's list is refused, the same whether that user exists or not
+    assert (asked.status_code, nobody.status_code) == (403, 403)
+    assert asked.json() == nobody.json()
+    assert asked.json()["error"]["message"] == (
+        "only an administrator may list another user's executions; leave out "
+        "user to list your own"
+    )
     # still alive: bob's termination did nothing
     assert api.client.get("/api/v1/executions/1", headers=alice).json()["status"] != (
         "terminated"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -121,3 +122,46 @@ def test_pages_carry_a_content_security_policy(api: Api) -> None:
     assert "frame-ancestors 'none'" in policy
     htmx = api.client.get("/static/htmx-2.0.11.min.js")
     assert htmx.status_code == 200
+
+
+def test_the_submit_form_refuses_a_zapp_over_the_size_limit(api: Api) -> None:
+    big = zapp()
+    big["frameworks"][0]["services"][0]["environment"] = {"X": "a" * 1_000_001}
+    with session(api, "alice") as browser:
+        csrf = csrf_of(browser.cookies[COOKIE])
+        uploaded = browser.post(
+            "/submit",
+            data={"name": "big", "csrf": csrf},
+            files={"file": ("big.json", json.dumps(big).encode(), "application/json")},
+        )
+        # small on the wire, over the limit once every group is written out
+        groups = [
+            {
+                "name": f"g{i}",
+                "image": "b",
+                "essential_count": 1,
+                "total_count": 1,
+                "resources": {"cores": 1, "memory": "1GiB"},
+            }
+            for i in range(6000)
+        ]
+        compact = {
+            "version": 4,
+            "name": "many",
+            "frameworks": [{"name": "f", "services": groups}],
+        }
+        wide = json.dumps(compact, separators=(",", ":")).encode()
+        converted = browser.post(
+            "/submit",
+            data={"name": "many", "csrf": csrf},
+            files={"file": ("many.json", wide, "application/json")},
+        )
+
+    assert uploaded.status_code == 413
+    assert "over 1000000 bytes" in uploaded.text
+    assert converted.status_code == 422
+    assert "over 1000000 bytes of JSON as version 4" in converted.text
+    alice = api.login("alice")
+    assert (
+        api.client.get("/api/v1/executions", headers=alice).json()["executions"] == []
+    )

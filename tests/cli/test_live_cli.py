@@ -52,10 +52,14 @@ def test_start_wait_get_ls_rm_and_stats(running: RunningMaster, tmp_path: Path) 
         running, "exec", "start", "--wait", "--interval", "0.05", "job", str(good)
     )
     assert code == 0, out
-    assert out.splitlines() == [
+    lines = out.splitlines()
+    assert (lines[0], lines[-1]) == (
         "execution 1: submitted",
         "execution 1: finished (service s-0: work done (exit code 0))",
-    ]
+    )
+    # between them, each status seen on the way, once as it was reached
+    on_the_way = [line.removeprefix("execution 1: ") for line in lines[1:-1]]
+    assert set(on_the_way) <= {"queued", "starting", "running", "cleaning up"}
     code, out = zoe(running, "exec", "get", "1", "--json")
     assert code == 0
     assert json.loads(out)["user"] == "carol"

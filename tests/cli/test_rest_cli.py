@@ -79,10 +79,14 @@ def test_create_user_login_and_run_an_execution(cli: Cli, tmp_path: Path) -> Non
 
     code, out = cli("exec", "start", "--wait", "--interval", "0.05", "job", str(job))
     assert code == 0, out
-    assert out.splitlines() == [
+    lines = out.splitlines()
+    assert (lines[0], lines[-1]) == (
         "execution 1: submitted",
         "execution 1: finished (service s-0: work done (exit code 0))",
-    ]
+    )
+    # between them, each status seen on the way, once as it was reached
+    on_the_way = [line.removeprefix("execution 1: ") for line in lines[1:-1]]
+    assert set(on_the_way) <= {"queued", "starting", "running", "cleaning up"}
     code, out = cli("exec", "get", "1", "--json")
     assert (code, json.loads(out)["user"]) == (0, "root")
     code, out = cli("exec", "ls")

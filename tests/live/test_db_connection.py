@@ -168,5 +168,7 @@ def test_the_embedded_server_wants_its_password_and_is_adopted_when_running(
         assert cur.fetchone() == ("",)
     connection.close()
 
-    again.stop()
+    again.stop()  # it adopted the server: the object that started it stops it
+    assert throwaway_server.is_running()
+    throwaway_server.stop()
     assert not throwaway_server.is_running()

@@ -21,13 +21,11 @@ from master_harness import (
 )
 
 from zoe.api.config import ApiConfig
-from zoe.api.schemas import USER_NAME_PATTERN as API_USER_NAME_PATTERN
 from zoe.api.submission import store
 from zoe.core.errors import InvalidInput, InvalidZApp, NotFound
 from zoe.core.zapp import parse_zapp
 from zoe.live.config import load_config
 from zoe.live.db import ExecutionRecord, Repository
-from zoe.live.db.submissions import USER_NAME_PATTERN
 from zoe.live.protocol_errors import BadRequestError, ConflictError, InvalidZAppError
 
 pytestmark = pytest.mark.integration
@@ -172,10 +170,6 @@ def test_a_stored_execution_the_master_cannot_run_found_later_ends_in_error(
 
 
 # -- whose submission ---------------------------------------------------------------
-
-
-def test_the_master_shares_the_api_rule_for_user_names() -> None:
-    assert USER_NAME_PATTERN == API_USER_NAME_PATTERN
 
 
 @pytest.mark.parametrize("user", ["-alice", "al ice", "alice\n", "al/ice"])

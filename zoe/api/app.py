@@ -50,7 +50,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         401: "No token, or a wrong or expired one",
         403: "The caller's role does not allow it",
         404: "No such object (or not the caller's)",
-        409: "The state forbids it, or a quota is reached",
+        409: "The state forbids it: a quota, a name taken, the last administrator",
         422: "Invalid input; details.faults lists each fault with its path",
         503: "The database or the master cannot be reached",
     }.items()

@@ -7,11 +7,15 @@ never a stack trace. :func:`install_handlers` maps:
 raised                             status  ``type``
 =================================  ======  ==============
 :class:`ApiError`                  its own its own
+an HTTP error of Starlette         its own ``BadRequest``, ``NotFound``,
+                                           ``MethodNotAllowed``, ...
 request validation (FastAPI)       422     ``Invalid``
 :class:`~zoe.core.errors.InvalidZApp`  422  ``InvalidZApp``
 other :class:`InvalidInput`        422     ``Invalid``
+the master's ``BadRequestError``   422     ``Invalid``
 :class:`NotFound`, ``NotFoundError``  404  ``NotFound``
 ``ConflictError``                  409     ``Conflict``
+the master's ``TooLargeError``     413     ``TooLarge``
 database or master unreachable     503     ``Unavailable``
 anything else                      500     ``Internal`` (logged, not shown)
 =================================  ======  ==============
@@ -33,10 +37,12 @@ from zoe.core.errors import InvalidInput, InvalidZApp, NotFound, ZoeError
 from zoe.core.zapp import json_path
 from zoe.live.errors import DatabaseUnavailable
 from zoe.live.protocol_errors import (
+    BadRequestError,
     ConflictError,
     InvalidZAppError,
     MasterUnavailable,
     NotFoundError,
+    TooLargeError,
     UnavailableError,
 )
 
@@ -169,6 +175,10 @@ async def _zoe_error_json(_request: Request, exc: Exception) -> JSONResponse:
         return _reply(404, "NotFound", exc.message, exc.details)
     if isinstance(exc, ConflictError):
         return _reply(409, "Conflict", exc.message, exc.details)
+    if isinstance(exc, TooLargeError):
+        return _reply(413, "TooLarge", exc.message, exc.details)
+    if isinstance(exc, BadRequestError):
+        return _reply(422, "Invalid", exc.message, exc.details)
     if isinstance(exc, InvalidInput):
         return _reply(422, "Invalid", str(exc))
     if isinstance(exc, DatabaseUnavailable):

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from zoe.api.deps import Caller
+from zoe.api.errors import ApiError
 from zoe.api.state import ApiState
 from zoe.live.db import Transaction
 
@@ -32,10 +33,19 @@ async def one_page(
     limit: int,
     cursor: str | None,
 ) -> dict[str, Any]:
-    """``{key: [summary of each row], "next": cursor or None}`` for ``caller``."""
+    """``{key: [summary of each row], "next": cursor or None}`` for ``caller``.
+
+    ``user`` naming another user is 403 for anyone but an administrator, whether
+    that user exists or not.
+    """
     if not caller.is_admin:
         if user is not None and user != caller.name:
-            return {key: [], "next": None}
+            raise ApiError(
+                403,
+                "Forbidden",
+                f"only an administrator may list another user's {key}; leave out "
+                "user to list your own",
+            )
         user = caller.name
     before = None if cursor is None else int(cursor)
     wanted = None if statuses is None else tuple(statuses)

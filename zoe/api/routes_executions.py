@@ -3,15 +3,20 @@
 Reads go to PostgreSQL directly; terminations and deletions go through the
 master, which owns the containers. An execution (or service) of another user is
 answered 404 to anyone but an administrator, as if it did not exist.
+
+A submission's body, and its ZApp once converted to version 4, may have at most
+:data:`MAX_ZAPP_BYTES` bytes of JSON (the master's protocol refuses a larger
+request): a larger one is answered 413 and nothing is stored.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from zoe.api import schemas
 from zoe.api.deps import Caller, Reader, State, Writer
@@ -19,8 +24,9 @@ from zoe.api.errors import ApiError, not_found
 from zoe.api.logstream import OPENAPI_TEXT, OutputTarget, open_output
 from zoe.api.paging import one_page
 from zoe.api.submission import notify, store
-from zoe.core.errors import NotFound
+from zoe.core.errors import NotAZApp, NotFound
 from zoe.core.execution import ExecutionStatus
+from zoe.core.zapp import ZApp
 from zoe.core.zapp_import import load_zapp
 from zoe.live.db import ExecutionRecord, Repository, ServiceRecord, Transaction
 from zoe.live.output import SECONDS_PATTERN
@@ -32,6 +38,41 @@ router = APIRouter(tags=["executions"])
 MAX_ID = 2**63 - 1
 ExecutionId = Annotated[int, Path(ge=1, le=MAX_ID)]
 ServiceId = Annotated[int, Path(ge=1, le=MAX_ID)]
+MAX_ZAPP_BYTES = 1_000_000
+"""The most bytes of a submission's body, and of its ZApp as version 4 JSON."""
+
+
+def zapp_size(zapp: ZApp) -> int:
+    """The bytes of ``zapp`` as compact version 4 JSON, as sent to the master."""
+    document = json.dumps(zapp.to_dict(), separators=(",", ":"), ensure_ascii=False)
+    return len(document.encode("utf-8"))
+
+
+def too_large(what: str, size: int) -> ApiError:
+    """413 for a ZApp submission of ``size`` bytes, over :data:`MAX_ZAPP_BYTES`."""
+    return ApiError(
+        413,
+        "TooLarge",
+        f"{what} has {size} bytes of JSON; at most {MAX_ZAPP_BYTES} are accepted: "
+        "make the ZApp smaller",
+        {"limit": MAX_ZAPP_BYTES, "size": size},
+    )
+
+
+async def limited_body(request: Request) -> None:
+    """Refuse (413) a ZApp submission whose body is over :data:`MAX_ZAPP_BYTES`.
+
+    A declared length over the limit is refused before the body is read.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_ZAPP_BYTES:
+        raise too_large("the request", int(declared))
+    size = len(await request.body())  # read anyway, to parse the body
+    if size > MAX_ZAPP_BYTES:
+        raise too_large("the request", size)
+
+
+LimitedBody = Depends(limited_body)
 
 
 async def _owned(state: State, caller: Caller, execution_id: int) -> Any:
@@ -62,7 +103,10 @@ async def list_executions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
 ) -> Any:
-    """Executions newest first; a user sees their own, an administrator all."""
+    """Executions newest first; a user sees their own, an administrator all.
+
+    ``user`` naming another user is 403 for anyone but an administrator.
+    """
     return await one_page(
         state,
         caller,
@@ -76,20 +120,45 @@ async def list_executions(
     )
 
 
-@router.post("/executions", status_code=202, response_model=schemas.SubmitOut)
+@router.post(
+    "/executions",
+    status_code=202,
+    response_model=schemas.SubmitOut,
+    dependencies=[LimitedBody],
+    responses={413: {"model": schemas.ErrorBody, "description": "Over 1,000,000 B"}},
+)
 async def submit(state: State, caller: Writer, body: schemas.SubmitIn) -> Any:
     """Store a submission, then tell the master; 409 if a quota is reached.
 
     The reply says whether the master was told; if not, the execution waits in
-    the database and the master takes it up when it runs again.
+    the database and the master takes it up when it runs again. The same
+    ``request_id`` again answers the execution it made, with its status now.
     """
-    zapp = load_zapp(body.zapp)
+    try:
+        zapp = load_zapp(body.zapp)
+    except NotAZApp as exc:
+        fault = {"path": "zapp", "message": str(exc)}
+        raise ApiError(
+            422, "InvalidZApp", f"invalid ZApp: zapp: {exc}", {"faults": [fault]}
+        ) from None
+    size = zapp_size(zapp)
+    if size > MAX_ZAPP_BYTES:
+        raise too_large("the ZApp, as version 4,", size)
     request_id = body.request_id or uuid.uuid4().hex
 
-    def write(repo: Repository) -> int:
-        return store(repo, caller.name, body.name, zapp, request_id)
+    def write(repo: Repository) -> tuple[int, ExecutionStatus]:
+        execution_id = store(
+            repo,
+            caller.name,
+            body.name,
+            zapp,
+            request_id,
+            max_services=state.config.max_services,
+        )
+        record = repo.transaction(lambda tx: tx.get_execution(execution_id))
+        return execution_id, ExecutionStatus(record.status)
 
-    execution_id = await state.db(write)
+    execution_id, status = await state.db(write)
     document = zapp.to_dict()
     told = await state.master(
         lambda client: notify(client, caller.name, body.name, document, request_id)
@@ -103,7 +172,7 @@ async def submit(state: State, caller: Writer, body: schemas.SubmitIn) -> Any:
     )
     return {
         "id": execution_id,
-        "status": ExecutionStatus.SUBMITTED,
+        "status": status,
         "master": "notified" if told else "unreachable",
         "message": message,
     }

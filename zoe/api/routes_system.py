@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse, Response
 
 from zoe import __version__
 from zoe.api import schemas
 from zoe.api.deps import Reader, State
 from zoe.api.errors import ApiError
+from zoe.api.routes_executions import MAX_ZAPP_BYTES, zapp_size
 from zoe.api.security import (
     UNKNOWN_USER_HASH,
     new_token,
@@ -22,6 +23,7 @@ from zoe.core.errors import InvalidZApp, NotAZApp, NotFound
 from zoe.core.zapp_import import import_zapp
 from zoe.live.db import Transaction, UserRecord
 from zoe.live.db.accounts import create_token, revoke_token
+from zoe.live.db.submissions import check_service_limit
 from zoe.live.replies import iso
 
 API_VERSION = 1
@@ -47,7 +49,8 @@ async def info(state: State) -> Any:
     responses={503: {"model": schemas.Health}},
 )
 async def health(state: State) -> Any:
-    """200 when the database answers (the master may be down), else 503."""
+    """200 with ``status`` ``ok`` when the database and the master both answer;
+    503 with ``degraded`` otherwise, ``database`` and ``master`` saying which."""
 
     def database(repo: Any) -> bool:
         repo.transaction(lambda tx: tx.cur.execute("SELECT 1"))
@@ -59,12 +62,13 @@ async def health(state: State) -> Any:
 
     db_ok = await _probe(state.db(database))
     master_ok = await _probe(state.master(master))
+    healthy = db_ok and master_ok
     body = {
-        "status": "ok" if db_ok else "degraded",
+        "status": "ok" if healthy else "degraded",
         "database": db_ok,
         "master": master_ok,
     }
-    return JSONResponse(body, 200 if db_ok else 503)
+    return JSONResponse(body, 200 if healthy else 503)
 
 
 async def _probe(call: Any) -> bool:
@@ -116,10 +120,17 @@ async def logout(state: State, caller: Reader) -> Response:
 
 @router.post("/zapps/validate", response_model=schemas.ValidateOut, tags=["zapps"])
 async def validate(
+    request: Request,
+    state: State,
     caller: Reader,
     document: Annotated[dict[str, Any], Body(description="A ZApp, any version")],
 ) -> Any:
-    """Check a ZApp; ``faults`` lists each problem with its JSON path."""
+    """Check a ZApp as a submission would; ``faults`` lists each problem with
+    its JSON path, including a size or a number of services over what a
+    submission may have."""
+    body_size = len(await request.body())
+    if body_size > MAX_ZAPP_BYTES:
+        return _invalid([_size_fault(body_size, "")])
     try:
         result = import_zapp(document)
     except InvalidZApp as exc:
@@ -127,6 +138,13 @@ async def validate(
         return _invalid(faults)
     except NotAZApp as exc:
         return _invalid([{"path": "", "message": str(exc)}])
+    size = zapp_size(result.zapp)
+    if size > MAX_ZAPP_BYTES:
+        return _invalid([_size_fault(size, " as version 4")])
+    try:
+        check_service_limit(result.zapp, state.config.max_services)
+    except InvalidZApp as exc:
+        return _invalid([{"path": f.path, "message": f.message} for f in exc.faults])
     return {
         "valid": True,
         "version": result.version,
@@ -134,6 +152,14 @@ async def validate(
         "faults": [],
         "zapp": result.zapp.to_dict(),
     }
+
+
+def _size_fault(size: int, form: str) -> dict[str, str]:
+    message = (
+        f"the ZApp has {size} bytes of JSON{form}; a submission may have at most "
+        f"{MAX_ZAPP_BYTES}: make it smaller"
+    )
+    return {"path": "", "message": message}
 
 
 def _invalid(faults: list[dict[str, str]]) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from zoe.core.execution import ExecutionStatus
 from zoe.live.db import Role
+from zoe.live.db.submissions import USER_NAME_PATTERN
 
-USER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 
@@ -41,16 +41,19 @@ class Info(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "degraded"]
-    database: bool
-    master: bool
+    status: Literal["ok", "degraded"] = Field(
+        description="`ok` (200) when the database and the master both answer, "
+        "else `degraded` (503)."
+    )
+    database: bool = Field(description="The database answered.")
+    master: bool = Field(description="The master answered.")
 
 
 class TokenIn(_In):
     user: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
     name: str = Field("cli", min_length=1, max_length=64)
-    lifetime_days: float | None = Field(None, gt=0, le=365)
+    lifetime_days: float | None = Field(None, gt=0, le=365, allow_inf_nan=False)
 
 
 class TokenOut(BaseModel):
@@ -219,10 +222,14 @@ class ValidateOut(BaseModel):
     zapp: dict[str, Any] | None
 
 
-class Quotas(BaseModel):
-    max_executions: int | None = Field(None, ge=0, le=2**31 - 1)
-    max_cores: float | None = Field(None, ge=0, le=2**40)
-    max_memory: int | None = Field(None, ge=0, le=2**62)
+class Quotas(_In):
+    """A user's quotas; ``null`` is no limit. Strict: numbers only, no extra key."""
+
+    max_executions: int | None = Field(None, ge=0, le=2**31 - 1, strict=True)
+    max_cores: float | None = Field(
+        None, ge=0, le=2**40, strict=True, allow_inf_nan=False
+    )
+    max_memory: int | None = Field(None, ge=0, le=2**62, strict=True)
 
 
 class UserOut(Quotas):
@@ -231,7 +238,7 @@ class UserOut(Quotas):
     created_time: str
 
 
-class UserIn(Quotas, _In):
+class UserIn(Quotas):
     name: str = Field(pattern=USER_NAME_PATTERN)
     role: Role = Role.USER
     password: str | None = Field(None, min_length=8, max_length=1024)
@@ -240,4 +247,13 @@ class UserIn(Quotas, _In):
 class UserPatch(_In):
     role: Role | None = None
     password: str | None = Field(None, min_length=8, max_length=1024)
-    quotas: Quotas | None = Field(None, description="Replaces all three quotas.")
+    quotas: Quotas | None = Field(
+        None,
+        description="Sets the quotas given (`null`: no limit); those left out "
+        "are kept.",
+    )
+
+
+class TokensRevokedOut(BaseModel):
+    user: str
+    revoked: int = Field(description="How many tokens were revoked.")

@@ -13,6 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from zoe.live.config import DEFAULT_MAX_SERVICES
 from zoe.live.db.submissions import store_submission
+from zoe.live.protocol_errors import (
+    BadRequestError,
+    ConflictError,
+    InvalidZAppError,
+    TooLargeError,
+)
 
 if TYPE_CHECKING:
     from zoe.core.zapp import ZApp
@@ -20,6 +26,9 @@ if TYPE_CHECKING:
     from zoe.live.db import Repository
 
 log = logging.getLogger(__name__)
+
+REFUSALS = (BadRequestError, ConflictError, InvalidZAppError, TooLargeError)
+"""What the master answers to a submission it will not take."""
 
 
 def store(
@@ -57,12 +66,17 @@ def notify(
 
     The notice is the protocol's ``submit`` with the request id of the stored
     execution: the master finds the execution already written and takes it up at
-    once instead of at its next tick. Nothing is submitted twice.
+    once instead of at its next tick. Nothing is submitted twice. A refusal of
+    the master (its own limits differ from the API's, say) is raised, to be
+    answered with its status; the master ends such an execution at its next
+    tick. Any other failure leaves the execution to that tick.
     """
     from zoe.live.protocol_errors import ProtocolError
 
     try:
         client.submit(name, zapp, user_name, request_id=request_id)
+    except REFUSALS:
+        raise
     except ProtocolError as exc:
         log.warning("api: master not told of request %s: %s", request_id, exc)
         return False

@@ -27,7 +27,12 @@ from fastapi.templating import Jinja2Templates
 from zoe.api.deps import Caller, State
 from zoe.api.errors import ApiError
 from zoe.api.logstream import OutputTarget, open_output
-from zoe.api.routes_executions import _owned, _owned_service
+from zoe.api.routes_executions import (
+    MAX_ZAPP_BYTES,
+    _owned,
+    _owned_service,
+    zapp_size,
+)
 from zoe.api.security import (
     UNKNOWN_USER_HASH,
     new_token,
@@ -286,7 +291,7 @@ async def submit(
     state: State,
     caller: WebCaller,
     name: Annotated[str, Form(max_length=128)] = "",
-    zapp: Annotated[str, Form(max_length=1_000_000)] = "",
+    zapp: Annotated[str, Form(max_length=MAX_ZAPP_BYTES)] = "",
     file: UploadFile | None = None,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
@@ -295,12 +300,23 @@ async def submit(
     if caller.user.role is Role.GUEST:
         raise ApiError(403, "Forbidden", "guests may only read")
     if file is not None and file.filename:
-        zapp = (await file.read(1_000_001)).decode("utf-8", errors="replace")
+        raw = await file.read(MAX_ZAPP_BYTES + 1)
+        if len(raw) > MAX_ZAPP_BYTES:
+            error = f"the file has over {MAX_ZAPP_BYTES} bytes: make the ZApp smaller"
+            return page(
+                request, "submit.html", caller, 413, error=error, name=name, zapp=""
+            )
+        zapp = raw.decode("utf-8", errors="replace")
     again = {"name": name, "zapp": zapp}
     try:
         if not name.strip():
             raise ZoeError("give the execution a name")
         document = load_zapp(json.loads(zapp))
+        if zapp_size(document) > MAX_ZAPP_BYTES:
+            raise ZoeError(
+                f"the ZApp has over {MAX_ZAPP_BYTES} bytes of JSON as version 4: "
+                "make it smaller"
+            )
     except InvalidZApp as exc:
         faults = [{"path": f.path, "message": f.message} for f in exc.faults]
         return page(request, "submit.html", caller, 422, faults=faults, **again)

@@ -141,14 +141,44 @@ class ApiClient:
         self.close()
 
 
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+"""Where FastAPI says a request fault is: the first part of its path, not shown."""
+
+
 def _error_of(reply: httpx.Response) -> ApiRequestError:
+    """The error of an error reply, its message a sentence for the command line."""
     try:
         error = reply.json()["error"]
-        return ApiRequestError(reply.status_code, error["type"], error["message"])
-    except (ValueError, KeyError, TypeError):
-        return ApiRequestError(
-            reply.status_code, "Error", f"HTTP {reply.status_code} from the API"
+        type_, message = str(error["type"]), str(error["message"])
+        faults = (error.get("details") or {}).get("faults") or []
+        if type_ == "Invalid" and faults:
+            message = "; ".join(_fault_sentence(f) for f in faults)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        type_, message = "Error", reply.reason_phrase  # not an error of the API
+    if message != reply.reason_phrase:
+        return ApiRequestError(reply.status_code, type_, message)
+    request = reply.request
+    where = f"{request.url.scheme}://{request.url.netloc.decode()}"
+    status = f"HTTP {reply.status_code} {reply.reason_phrase}"
+    if reply.status_code in (404, 405):  # a bare "Not Found": no such operation
+        message = (
+            f"the API at {where} has no {request.method} {request.url.path} "
+            f"({status}); check the address given to `zoe login --url`"
         )
+    else:
+        message = f"{status} from the API at {where}"
+    return ApiRequestError(reply.status_code, type_, message)
+
+
+def _fault_sentence(fault: Mapping[str, Any]) -> str:
+    """``name: field required`` for the fault ``body.name: Field required``."""
+    path = str(fault.get("path", ""))
+    head, _, rest = path.partition(".")
+    if head in _LOCATIONS:
+        path = rest
+    message = str(fault.get("message", "invalid"))
+    message = message[:1].lower() + message[1:]
+    return f"{path}: {message}" if path else message
 
 
 class RestExecutions:

@@ -3,7 +3,8 @@
 Through the REST API only (``GET /services/{id}/logs?follow=true``). The service
 is the one named by ``--service``, or the execution's only service; with
 several and no name the command refuses and lists the names (their outputs are
-not interleaved). It waits for the service to be created if the execution is
+not interleaved); a name that is not, and will not be, one of the execution's
+services is refused at once. It waits for the service to be created if the execution is
 queued, prints the output as it comes, and returns when the service has ended.
 """
 
@@ -15,7 +16,16 @@ from typing import Any
 
 import typer
 
-from zoe.cli.live import FAILED_EXIT, FINAL_STATUSES, INVALID_EXIT, _fail, _rest
+from zoe.cli.live import (
+    FAILED_EXIT,
+    FINAL_STATUSES,
+    INVALID_EXIT,
+    _fail,
+    _rest,
+    may_have_service,
+    no_such_service,
+    service_names,
+)
 
 WAIT_DURATION = 0.5
 INTERRUPTED_EXIT = 130
@@ -25,8 +35,8 @@ INTERRUPTED_EXIT = 130
 def follow_logs(execution_id: int, service: str | None, tail: int | None) -> None:
     """Print the chosen service's output until it ends; Ctrl-C stops quietly.
 
-    Exits 2 when the service must be named, 1 when the execution ended without
-    the named service, 130 after Ctrl-C.
+    Exits 2 when the service must be named, 1 when the execution has no service
+    of that name and never will, 130 after Ctrl-C.
     """
     with _rest() as client:
         chosen = _service_to_follow(client, execution_id, service)
@@ -60,12 +70,10 @@ def _service_to_follow(
         if found:
             chosen: dict[str, Any] = found[0]
             return chosen
-        if record["status"] in FINAL_STATUSES:
-            if name is None:
-                return None
-            raise _fail(
-                f"execution {execution_id} has no service {name!r} (it has: "
-                f"{names or 'none'})",
-                FAILED_EXIT,
-            )
+        ended = record["status"] in FINAL_STATUSES
+        if name is not None and (ended or not may_have_service(record, name)):
+            message = no_such_service(execution_id, name, service_names(record))
+            raise _fail(message, FAILED_EXIT)
+        if ended:
+            return None
         time.sleep(WAIT_DURATION)

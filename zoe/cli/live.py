@@ -8,9 +8,10 @@ over ZeroMQ directly, as its operator on its host: the master then trusts the us
 name a client states (``--user``, ``ZOE_USER`` or the login name), and listens on
 loopback only by default, so only users of its host can reach it.
 
-Exit statuses: 0 success; 1 the master refused or could not be reached, or a
-waited execution did not finish; 2 bad input (a flag, the configuration, a ZApp
-file).
+Exit statuses: 0 success; 1 the master refused or could not be reached, a
+waited execution did not finish, or (``zoe up``) another Zoe uses the data
+folder; 2 bad input (a flag, the configuration and its ``[backend_options]``,
+such as a Docker address that does not answer, a ZApp file).
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ ConfigOption = Annotated[
 ]
 PolicyOption = Annotated[str | None, typer.Option(help="Policy (see `zoe policies`).")]
 PlacementOption = Annotated[str | None, typer.Option(help="Placement rule.")]
-BackendOption = Annotated[str | None, typer.Option(help="Backend: simulated.")]
+BackendOption = Annotated[
+    str | None,
+    typer.Option(help="Backend: simulated, docker or swarm [default: simulated]."),
+]
 DatabaseOption = Annotated[
     str | None, typer.Option("--database-url", help="PostgreSQL address (libpq).")
 ]
@@ -109,12 +113,13 @@ def _serve(config: MasterConfig, announce: bool) -> None:
     import signal
     import threading
 
-    from zoe.core.errors import InvalidInput, ZoeError
+    from zoe.core.errors import BackendError, InvalidInput, ZoeError
     from zoe.live.master import Master
 
     try:
         master = Master.open(config)
-    except InvalidInput as exc:
+    except (InvalidInput, BackendError) as exc:
+        # a backend that cannot be built is one its [backend_options] name wrongly
         raise _fail(str(exc), INVALID_EXIT) from None
     except ZoeError as exc:
         raise _fail(str(exc), FAILED_EXIT) from None
@@ -300,7 +305,7 @@ def _connected(address: str | None, user: str | None) -> Iterator[Any]:
     """
     from zoe.core.errors import InvalidInput
     from zoe.live.client import MasterClient
-    from zoe.live.protocol_errors import ProtocolError
+    from zoe.live.protocol_errors import ProtocolError, RemoteError
 
     if address is None:
         with _rest() as client:
@@ -312,6 +317,8 @@ def _connected(address: str | None, user: str | None) -> Iterator[Any]:
             yield client
     except InvalidInput as exc:
         raise _fail(str(exc), INVALID_EXIT) from None
+    except RemoteError as exc:  # the master's own sentence, without its type
+        raise _fail(exc.message, FAILED_EXIT) from None
     except ProtocolError as exc:
         raise _fail(str(exc), FAILED_EXIT) from None
 
@@ -339,7 +346,7 @@ def _rest() -> Iterator[Any]:
             yield RestExecutions(client)
     except ApiRequestError as exc:
         hint = "; run `zoe login`" if exc.status == 401 else ""
-        status = INVALID_EXIT if exc.status == 422 else FAILED_EXIT
+        status = INVALID_EXIT if exc.status in (413, 422) else FAILED_EXIT
         raise _fail(exc.message + hint, status) from None
 
 
@@ -370,7 +377,8 @@ def start(
     master_address: MasterOption = None,
     user: UserOption = None,
 ) -> None:
-    """Submit ZAPP as NAME; with --wait, exit 0 only if it finishes."""
+    """Submit ZAPP as NAME; with --wait, print each status it reaches and exit 0
+    only if it finishes."""
     document = _read_zapp(zapp_file)
     with _connected(master_address, user) as client:
         owner = user or getpass.getuser()
@@ -381,17 +389,26 @@ def start(
         typer.echo(f"execution {execution_id}: submitted{note}")
         if not wait:
             return
-        status = _wait_final(lambda: client.get(execution_id), interval)
+        status = _wait_final(execution_id, lambda: client.get(execution_id), interval)
     typer.echo(f"execution {execution_id}: {status['status']}" + _reason(status))
     if status["status"] != "finished":
         raise typer.Exit(FAILED_EXIT)
 
 
-def _wait_final(get: Callable[[], dict[str, Any]], interval: float) -> dict[str, Any]:
+def _wait_final(
+    execution_id: int, get: Callable[[], dict[str, Any]], interval: float
+) -> dict[str, Any]:
+    """Poll ``get`` until a final status and return that record; print each other
+    status as it is first seen (``submitted`` was printed already)."""
+    last = "submitted"
     while True:
         record = get()
-        if record["status"] in FINAL_STATUSES:
+        status = record["status"]
+        if status in FINAL_STATUSES:
             return record
+        if status != last:
+            typer.echo(f"execution {execution_id}: {status}")
+            last = status
         time.sleep(interval)
 
 
@@ -508,12 +525,44 @@ def logs(
         return
     with _connected(master_address, user) as client:
         result = client.logs(execution_id, service=service, tail=tail)
+        if service is not None and not result["services"]:
+            names = service_names(client.get(execution_id))
+            raise _fail(no_such_service(execution_id, service, names), FAILED_EXIT)
     for found in result["services"]:
         typer.echo(f"== {found['name']}")
         if found.get("missing"):
             typer.echo(f"(no output: {found['missing']})")
         elif found["logs"]:
             typer.echo(found["logs"].rstrip("\n"))
+
+
+def service_names(record: dict[str, Any]) -> list[str]:
+    """The names of an execution's services: those it has, then those its ZApp
+    will give it (``group-index``), in order."""
+    names = [service["name"] for service in record.get("services") or []]
+    for framework in (record.get("zapp") or {}).get("frameworks") or []:
+        for group in framework.get("services") or []:
+            for index in range(int(group.get("total_count") or 0)):
+                name = f"{group['name']}-{index}"
+                if name not in names:
+                    names.append(name)
+    return names
+
+
+def may_have_service(record: dict[str, Any], name: str) -> bool:
+    """Whether ``name`` is, or may become, a service of the execution of
+    ``record``: one of :func:`service_names` or a retry of one (``NAME-rN``)."""
+    base, _, attempt = name.rpartition("-r")
+    names = service_names(record)
+    return name in names or (bool(base) and attempt.isdigit() and base in names)
+
+
+def no_such_service(execution_id: int, name: str, names: list[str]) -> str:
+    """The message for a service the execution does not have."""
+    return (
+        f"execution {execution_id} has no service {name!r} (its services: "
+        f"{', '.join(names) or 'none'})"
+    )
 
 
 @exec_app.command("kill")

@@ -149,11 +149,11 @@ def create_user(
     deployment: DeploymentOption = None,
 ) -> None:
     """Create a user with a password, in the database directly."""
-    from zoe.api.schemas import USER_NAME_PATTERN
     from zoe.api.security import MIN_PASSWORD_LENGTH, hash_password
     from zoe.core.errors import InvalidInput
     from zoe.live.db import Database, Repository, Role
     from zoe.live.db.accounts import create_user as create
+    from zoe.live.db.submissions import USER_NAME_PATTERN
 
     if role not in {r.value for r in Role}:
         raise _fail(f"--role {role!r}: use admin, user or guest", INVALID_EXIT)
@@ -290,3 +290,17 @@ def set_user(
     if not body:
         raise _fail("nothing to change: give --role or quotas", INVALID_EXIT)
     typer.echo(_user_line(_admin_call("PATCH", f"/users/{name}", body)))
+
+
+@admin_app.command("revoke-tokens")
+def revoke_tokens(
+    name: Annotated[str, typer.Argument(help="The user whose tokens to revoke.")],
+) -> None:
+    """Revoke every token of a user, web sessions included (through the API)."""
+    from urllib.parse import quote
+
+    result = _admin_call("DELETE", f"/users/{quote(name, safe='')}/tokens")
+    count = int(result["revoked"])
+    typer.echo(
+        f"user {result['user']}: {count} token{'' if count == 1 else 's'} revoked"
+    )

@@ -124,6 +124,32 @@ def revoke_token(tx: Transaction, digest: str) -> bool:
     return bool(tx.cur.rowcount)
 
 
+def revoke_user_tokens(
+    tx: Transaction, user_name: str, keep_digest: str | None = None
+) -> int:
+    """Forget every token of ``user_name`` but the one of ``keep_digest``.
+
+    Returns how many were forgotten; raises :class:`NotFound` for an unknown user.
+    """
+    user = tx.get_user(user_name)
+    tx.cur.execute(
+        "DELETE FROM tokens WHERE user_id = %s AND digest IS DISTINCT FROM %s",
+        (user.id, keep_digest),
+    )
+    return int(tx.cur.rowcount)
+
+
+def lock_admins(tx: Transaction) -> list[str]:
+    """The administrators who can log in (have a password), by name, their rows
+    held until the transaction ends so that two demotions are checked in turn."""
+    tx.cur.execute(
+        "SELECT name FROM users WHERE role = %s AND password_hash IS NOT NULL "
+        "ORDER BY name FOR UPDATE",
+        (Role.ADMIN.value,),
+    )
+    return [str(row[0]) for row in tx.cur.fetchall()]
+
+
 def count_admins(tx: Transaction) -> int:
     """How many administrators can log in (have a password)."""
     tx.cur.execute(

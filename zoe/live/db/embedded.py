@@ -4,7 +4,15 @@
 
     <data folder>/            owned by whoever runs Zoe
         server.json           port, user and random password (mode 0600)
+        zoe.lock              locked by the one process that uses the folder
         pgdata/               the cluster, owned by the server's system user
+
+One process at a time uses a data folder: :meth:`EmbeddedPostgres.start` takes an
+exclusive ``flock`` on ``zoe.lock`` and holds it until :meth:`EmbeddedPostgres.stop`
+(or the end of the process), so a second Zoe on the same folder is refused at
+once rather than sharing the server and stopping it under the first. A process
+stops only a server it started, or one it adopted from a process that ended
+without stopping it.
 
 The server listens on 127.0.0.1 only, on a port chosen free at first start and kept
 after; Unix sockets are off, and every connection needs the random password
@@ -20,6 +28,8 @@ the data folder; :meth:`EmbeddedPostgres.start` checks and says what to change.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import importlib.util
 import json
 import logging
@@ -41,6 +51,10 @@ log = logging.getLogger(__name__)
 
 SUPERUSER = "zoe"
 FALLBACK_SYSTEM_USER = "zoe-postgres"
+LOCK_FILE = "zoe.lock"
+
+# Per process: the open lock file of each data folder this process holds.
+_held_locks: dict[Path, int] = {}
 
 
 def packaged_bin_dir() -> Path:
@@ -61,9 +75,13 @@ def packaged_bin_dir() -> Path:
 class EmbeddedPostgres:
     """A PostgreSQL server in ``data_folder``, started and stopped by this object.
 
-    :meth:`start` initialises the cluster if needed, starts the server (or adopts
-    one already running on that folder) and returns its address. :meth:`stop`
-    stops it. As a context manager it starts on entry and stops on exit.
+    :meth:`start` locks the data folder for this process (raising
+    :class:`EmbeddedServerError` if another process holds it), initialises the
+    cluster if needed, starts the server (or adopts one left running on that
+    folder by a process that ended) and returns its address. :meth:`stop` stops
+    the server if this process started or adopted it, leaves one that another
+    object of this process started running, and unlocks the folder.
+    As a context manager it starts on entry and stops on exit.
     ``durable=False`` turns off every flush to disk, for throwaway test servers
     only: a crash of the machine may then lose or corrupt the data.
     """
@@ -85,6 +103,8 @@ class EmbeddedPostgres:
         self._timeout = startup_timeout_duration
         self._durable = durable
         self._account: pwd.struct_passwd | None = None
+        self._holds_lock = False  # this object took the folder's lock
+        self._owns_server = False  # this object stops the server
 
     @property
     def bin_dir(self) -> Path:
@@ -108,9 +128,11 @@ class EmbeddedPostgres:
     def start(self) -> str:
         """Start the server if it is not running and return :attr:`dsn`.
 
-        Raises :class:`EmbeddedServerError` with the server's own message when
-        initialisation or start-up fails.
+        Raises :class:`EmbeddedServerError` when another process uses the data
+        folder, and with the server's own message when initialisation or
+        start-up fails.
         """
+        self._holds_lock = self._lock() or self._holds_lock
         self._prepare_folder()
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb()
@@ -118,8 +140,13 @@ class EmbeddedPostgres:
             log.info(
                 "embedded postgres: adopting the server running in %s", self.pgdata
             )
+            if self._holds_lock:
+                # left by a process that ended without stopping it: the folder's
+                # lock makes this process its only user, so it stops it too
+                self._owns_server = True
         else:
             self._pg_ctl("-l", str(self.log_file), "-t", str(self._timeout), "start")
+            self._owns_server = True
             log.info(
                 "embedded postgres: started in %s on port %s",
                 self.pgdata,
@@ -128,10 +155,26 @@ class EmbeddedPostgres:
         return self.dsn
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown) if it runs; nothing otherwise."""
-        if self.pgdata.exists() and self.is_running():
-            self._pg_ctl("-m", "fast", "-t", str(self._timeout), "stop")
-            log.info("embedded postgres: stopped")
+        """Stop the server (fast shutdown) if this object owns it; unlock.
+
+        A server another object or process started is left running.
+        """
+        try:
+            if self._owns_server:
+                if self.pgdata.exists() and self.is_running():
+                    self._pg_ctl("-m", "fast", "-t", str(self._timeout), "stop")
+                    log.info("embedded postgres: stopped")
+                self._owns_server = False
+            elif self.is_running():
+                log.info(
+                    "embedded postgres: leaving the server in %s running (started "
+                    "by another)",
+                    self.pgdata,
+                )
+        finally:
+            if self._holds_lock:
+                self._unlock()
+                self._holds_lock = False
 
     def is_running(self) -> bool:
         """True when a server runs on :attr:`pgdata`."""
@@ -149,6 +192,40 @@ class EmbeddedPostgres:
         self.stop()
 
     # -- steps ---------------------------------------------------------------
+
+    def _lock(self) -> bool:
+        """Hold the data folder for this process; raise if another holds it.
+
+        True if this call took the lock, False if this process held it already.
+        """
+        if self.data_folder in _held_locks:
+            return False
+        self.data_folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.data_folder / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+                raise EmbeddedServerError(
+                    f"embedded postgres: cannot lock {path}: {exc.strerror}"
+                ) from exc
+            process = f" (process {holder})" if holder.isdigit() else ""
+            raise EmbeddedServerError(
+                f"another Zoe{process} uses {self.data_folder}; stop it first, or "
+                "give another data folder (--data-dir) or a database address"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        _held_locks[self.data_folder] = fd
+        return True
+
+    def _unlock(self) -> None:
+        fd = _held_locks.pop(self.data_folder, None)
+        if fd is not None:
+            os.close(fd)  # closing the only descriptor releases the flock
 
     def _server_account(self) -> pwd.struct_passwd | None:
         if self._account is not None or os.geteuid() != 0:
