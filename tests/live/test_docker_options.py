@@ -43,6 +43,13 @@ def settings(**options: Any) -> BackendSettings:
         ),
         (
             DockerEngineBackend,
+            {"hosts": [HOST], "network": []},  # not a name at all
+            "docker backend: [backend_options] network = []; expected one of "
+            "'execution' (a network per execution), 'shared' (one network for the "
+            "deployment)",
+        ),
+        (
+            DockerEngineBackend,
             {"hosts": [HOST], "timeout": "10"},
             f"docker backend: [backend_options] timeout = '10'; {SECONDS} > 0 "
             "and at most 86400",

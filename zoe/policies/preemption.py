@@ -48,8 +48,7 @@ class Preemptor:
             elastic = [
                 p
                 for p in other.placements
-                if p.index >= other.groups[p.group].essential_count
-                and p.node in index
+                if p.index >= other.groups[p.group].essential_count and p.node in index
             ]
             elastic.sort(key=lambda p: (p.group, p.index), reverse=True)
             for p in elastic:

@@ -137,7 +137,7 @@ class Options:
     def choice(self, key: str, default: str, valid: Mapping[str, str]) -> str:
         """One of ``valid``'s keys (its values say what each means)."""
         value = self.options.get(key, default)
-        if value not in valid:
+        if not isinstance(value, str) or value not in valid:
             meanings = ", ".join(f"{k!r} ({v})" for k, v in valid.items())
             raise self._fault(key, value, f"one of {meanings}")
         return str(value)
