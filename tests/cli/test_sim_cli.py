@@ -143,3 +143,119 @@ def test_malformed_line_stops_or_is_skipped(
     assert summary["counts"]["submitted"] == 2
     assert summary["skipped"]["count"] == 1
     assert "skipped trace lines: 1" in stdout
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("file", "is a file; give the path of a folder"),
+        ("file/sub", "cannot be created (Not a directory)"),
+    ],
+)
+def test_out_that_cannot_be_a_folder_fails_before_the_run(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+    message: str,
+) -> None:
+    (tmp_path / "file").write_text("not a folder\n")
+    # line 2 is malformed: an error about it would mean the run started first
+    trace = write_trace(tmp_path / "t.jsonl", [line("e1", 0, 10), "{"])
+    out = tmp_path / where
+    args = ["sim", "run", str(trace), "--policy", "rigid-fifo", "--cluster", "1x2c4g"]
+
+    code, _, stderr = zoe([*args, "--out", str(out)], monkeypatch, capsys)
+
+    assert code == 2
+    assert stderr == f"error: output folder {out} {message}" + (
+        "; give a folder that can be written\n" if "created" in message else "\n"
+    )
+    assert (tmp_path / "file").read_text() == "not a folder\n"
+
+
+def test_until_stops_the_clock_and_leaves_active_executions_unfinished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # one node of 2 cores: e1 runs 0..10, e2 (t=5) waits and runs 10..30; at 15
+    # e2 is running, and e3 (t=100) has not arrived
+    trace = write_trace(
+        tmp_path / "t.jsonl", [line("e1", 0, 10), line("e2", 5, 20), line("e3", 100, 1)]
+    )
+    out = tmp_path / "out"
+    args = ["sim", "run", str(trace), "--policy", "rigid-fifo", "--cluster", "1x2c4g"]
+
+    code, stdout, _ = zoe(
+        [*args, "--out", str(out), "--until", "15"], monkeypatch, capsys
+    )
+
+    assert code == 0
+    with (out / "executions.csv").open(newline="") as f:
+        rows = {row["id"]: row for row in csv.DictReader(f)}
+    assert set(rows) == {"e1", "e2"}
+    assert (rows["e1"]["status"], rows["e1"]["end_time"]) == ("finished", "10.0")
+    assert (rows["e2"]["status"], rows["e2"]["start_time"]) == ("unfinished", "10.0")
+    assert rows["e2"]["end_time"] == ""
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"] == {
+        "submitted": 2,
+        "finished": 1,
+        "rejected": 0,
+        "unfinished": 1,
+    }
+    assert "2 executions: 1 finished, 0 rejected, 1 unfinished" in stdout
+    assert summary["until"] == 15.0
+
+    for bad in ("-1", "0"):
+        code, _, stderr = zoe(
+            [*args, "--out", str(out), "--until", bad], monkeypatch, capsys
+        )
+        expected = f"error: until must be a time > 0 (seconds), got {float(bad)!r}\n"
+        assert (code, stderr) == (2, expected)
+
+
+def test_format_options_reach_the_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # one SWF job of 2 processors, 10 s, memory unknown (-1): 2 one-core services
+    swf = tmp_path / "one.swf"
+    swf.write_text("1 0 -1 10 2 -1 -1 2 -1 -1 1 -1 -1 -1 -1 -1 -1 -1\n")
+    args = ["sim", "run", str(swf), "--format", "swf", "--policy", "rigid-fifo"]
+    args += ["--cluster", "1x4c4g", "--out", str(tmp_path / "o")]
+
+    # default memory 1GiB a service: 2 GiB fit into 4 GiB
+    code, stdout, _ = zoe(args, monkeypatch, capsys)
+    assert code == 0
+    assert "1 executions: 1 finished, 0 rejected" in stdout
+
+    # 3GiB a service: 6 GiB never fit into 4 GiB
+    code, stdout, _ = zoe([*args, "--option", "memory=3GiB"], monkeypatch, capsys)
+    assert code == 0
+    assert "1 executions: 0 finished, 1 rejected" in stdout
+
+    code, _, stderr = zoe([*args, "-o", "colour=red"], monkeypatch, capsys)
+    assert code == 2
+    assert "unknown swf format option 'colour'" in stderr
+
+
+def test_repeated_id_names_its_line_or_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = write_trace(
+        tmp_path / "t.jsonl", [line("e1", 0, 10), line("e2", 5, 1), line("e1", 6, 1)]
+    )
+    args = ["sim", "run", str(trace), "--policy", "rigid-fifo", "--cluster", "1x2c4g"]
+    args += ["--out", str(tmp_path / "o")]
+
+    code, _, stderr = zoe(args, monkeypatch, capsys)
+    assert code == 2
+    assert stderr.startswith(f"error: {trace}:3: execution id 'e1' was used")
+
+    code, stdout, _ = zoe([*args, "--skip-invalid"], monkeypatch, capsys)
+    assert code == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["counts"]["submitted"] == 2
+    assert summary["skipped"]["count"] == 1
+    assert summary["skipped"]["reasons"] == {"duplicate id": 1}
+    assert summary["skipped"]["examples"][0]["line"] == 3
+    assert "skipped trace lines: 1 (1 duplicate id)" in stdout

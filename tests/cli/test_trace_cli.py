@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -193,3 +196,84 @@ def test_help_lists_every_option_and_parameter() -> None:
     for model in ("paper", "poisson"):
         for name in model_params(model):
             assert name in trace_cli.PARAM_HELP, (model, name)
+
+
+def test_convert_of_binary_bytes_exits_2_naming_file_and_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_bytes(b"\x8b\x00\xff\n\x01\x02\n")
+    out = tmp_path / "out.jsonl"
+
+    code = run_main(
+        monkeypatch,
+        "trace",
+        "convert",
+        str(garbage),
+        "--format",
+        "swf",
+        "--out",
+        str(out),
+    )
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {garbage}:1: byte 1 (0x8b) is not UTF-8 text")
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_generate_into_a_folder_exits_2_and_writes_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder = tmp_path / "results"
+    folder.mkdir()
+
+    code = run_main(
+        monkeypatch,
+        "trace",
+        "generate",
+        "paper",
+        "--seed",
+        "1",
+        "--apps",
+        "3",
+        "--out",
+        str(folder),
+    )
+
+    assert code == 2
+    assert (
+        capsys.readouterr().err
+        == f"error: --out: {folder} is a folder; give the path of a file\n"
+    )
+    assert list(folder.iterdir()) == []
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_terminated_generate_leaves_no_partial_file(tmp_path: Path) -> None:
+    out = tmp_path / "big.jsonl"
+    partial = tmp_path / ".big.jsonl.partial"
+    command = [sys.executable, "-c", "from zoe.cli.main import main; main()"]
+    command += ["trace", "generate", "paper", "--seed", "1", "--apps", "1000000000"]
+    process = subprocess.Popen([*command, "--out", str(out)])
+    try:
+        deadline = time.monotonic() + 60
+        while not (partial.exists() and partial.stat().st_size > 0):
+            assert time.monotonic() < deadline, "the generator never started writing"
+            assert process.poll() is None
+            time.sleep(0.05)
+        process.terminate()
+        code = process.wait(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+
+    assert code == 128 + signal.SIGTERM
+    assert not partial.exists()
+    assert not out.exists()

@@ -97,3 +97,40 @@ def test_help_does_not_import_heavy_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert completed.stdout.strip() == "[]"
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(
+    tmp_path: Path, tiny_trace: Path
+) -> None:
+    spec = write_spec(tmp_path, SPEC)
+    completed = _zoe(
+        "experiment",
+        "run",
+        str(spec),
+        "--out",
+        str(tmp_path / "o"),
+        "-j",
+        "1",
+        "--no-figures",
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "1 runs done, 0 reused, 0 failed" in completed.stderr
+    assert "1/1" not in completed.stderr
+    assert "━" not in completed.stderr
+
+
+def test_out_that_is_a_file_exits_2_before_any_run(
+    tmp_path: Path, tiny_trace: Path
+) -> None:
+    spec = write_spec(tmp_path, SPEC)
+    taken = tmp_path / "taken"
+    taken.write_text("a file\n", encoding="utf-8")
+
+    completed = _zoe("experiment", "run", str(spec), "--out", str(taken))
+
+    assert completed.returncode == 2
+    assert completed.stderr.endswith(
+        f"error: output folder {taken} is a file; give the path of a folder\n"
+    )
+    assert "Traceback" not in completed.stderr
+    assert taken.read_text(encoding="utf-8") == "a file\n"

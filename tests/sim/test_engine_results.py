@@ -112,6 +112,7 @@ def test_summary_exact(tmp_path: Path) -> None:
     assert (summary["trace"], summary["cluster"]) == ("hand.jsonl", "1x4c16g")
     assert summary["wall_clock_seconds"] > 0
     assert summary["skipped"]["count"] == 0
+    assert summary["until"] is None  # the run went on until no event was left
 
 
 def test_timeline_exact(tmp_path: Path) -> None:

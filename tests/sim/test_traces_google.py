@@ -147,3 +147,25 @@ def test_broken_copy_of_the_sample(
     assert skipped.total == 1
     # job 4 lost the SUBMIT of its task 3, so it has 3 services
     assert [e.zapp.service_count for e in entries] == [2, 3, 1, 3]
+
+
+def test_a_header_line_is_skipped_but_a_bad_first_row_is_invalid(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        event(0, 1, 0, 0, "0.25", "0.5"),
+        event(1, 1, 0, 1, "", ""),
+        event(3, 1, 0, 4, "", ""),
+    ]
+    names = "time,missing,job,task,machine,type,user,class,priority,cpu,ram,disk,diff"
+    with_header = write(tmp_path, names, *rows)
+    # job 1: submitted at 0, scheduled at 1, finished at 3: 2 s
+    assert [(e.id, e.duration) for e in read_trace(with_header, "google2011")] == [
+        ("1", 2.0)
+    ]
+
+    broken = write(tmp_path, "O" + rows[0][1:], *rows[1:])  # letter O for 0
+    with pytest.raises(InvalidTrace) as caught:
+        list(read_trace(broken, "google2011"))
+    assert caught.value.line == 1
+    assert "timestamp (field 1) is 'O'" in caught.value.reason

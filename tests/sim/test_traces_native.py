@@ -274,3 +274,30 @@ def test_summary_by_hand(tmp_path: Path) -> None:
     assert summary.work_core_seconds == pytest.approx(13 * 160)
     assert summary.offered_load(800) == pytest.approx(13 * 160 / (800 * 30))
     assert summarize([]).offered_load(800) is None
+
+
+def test_a_repeated_id_is_invalid_and_skippable(tmp_path: Path) -> None:
+    trace = write(
+        tmp_path / "t.jsonl",
+        line(id="a", submit=0, duration=5, zapp=ZAPP),
+        line(id="b", submit=1, duration=5, zapp=ZAPP),
+        line(id="a", submit=2, duration=5, zapp=ZAPP),
+        line(id="c", submit=3, duration=5, zapp=ZAPP),
+    )
+
+    with pytest.raises(InvalidTrace) as caught:
+        list(read_trace(trace))
+    assert (caught.value.source, caught.value.line) == (str(trace), 3)
+    assert caught.value.reason == (
+        "execution id 'a' was used by an earlier line; ids must be unique"
+    )
+
+    skipped = SkipLog()
+    entries = list(read_trace(trace, skip_invalid=True, skipped=skipped))
+    assert [(e.id, e.submit_time) for e in entries] == [
+        ("a", 0.0),
+        ("b", 1.0),
+        ("c", 3.0),
+    ]
+    assert skipped.counts == {"duplicate id": 1}
+    assert skipped.examples[0].line == 3

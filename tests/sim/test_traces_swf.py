@@ -132,3 +132,17 @@ def test_broken_copy_of_the_sample(lublin: Path, tmp_path: Path) -> None:
     assert len(entries) == 9998
     assert skipped.counts == {"wrong field count": 1, "not a number": 1}
     assert [s.line for s in skipped.examples] == [9, 10]
+
+
+def test_a_repeated_job_number_is_invalid_and_skippable(tmp_path: Path) -> None:
+    path = write(tmp_path, job(1, 0, 10, 1), job(2, 5, 10, 1), job(1, 9, 10, 1))
+
+    with pytest.raises(InvalidTrace) as caught:
+        list(read_trace(path, "swf"))
+    assert caught.value.line == 5  # after the 2 header lines
+    assert "execution id '1' was used by an earlier line" in caught.value.reason
+
+    skipped = SkipLog()
+    entries = list(read_trace(path, "swf", skip_invalid=True, skipped=skipped))
+    assert [(e.id, e.submit_time) for e in entries] == [("1", 0.0), ("2", 5.0)]
+    assert skipped.counts == {"duplicate id": 1}

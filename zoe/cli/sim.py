@@ -20,14 +20,32 @@ PROGRESS_INTERVAL = 0.2
 
 @app.command("run")
 def run(
-    trace: Annotated[Path, typer.Argument(metavar="TRACE", help="The trace file.")],
+    trace: Annotated[
+        Path,
+        typer.Argument(
+            metavar="TRACE", help="The trace file (plain or gzip-compressed)."
+        ),
+    ],
     policy: Annotated[str, typer.Option(help="Policy name (see `zoe policies`).")],
     cluster: Annotated[
         str, typer.Option(help="NxCcMg (e.g. 25x32c128g) or a JSON file of nodes.")
     ],
     out: Annotated[Path, typer.Option(help="Folder for the result files.")],
     placement: Annotated[str, typer.Option(help="Placement rule.")] = "first-fit",
-    fmt: Annotated[str, typer.Option("--format", help="Trace format.")] = "native",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="Trace format: native, swf, google2011 or alibaba2018."
+        ),
+    ] = "native",
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            "-o",
+            help="A trace format option as key=value, as for `zoe trace convert`.",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the policy's randomness.")] = 0,
     runtime_model: Annotated[
         str, typer.Option(help="Runtime model: linear, amdahl or rigid.")
@@ -42,6 +60,13 @@ def run(
     timeline_step: Annotated[
         float, typer.Option(help="Keep a timeline row at most every this many seconds.")
     ] = 0.0,
+    until: Annotated[
+        float | None,
+        typer.Option(
+            help="Stop the simulated clock at this time (s); executions still "
+            "active then are counted unfinished, later arrivals are not read."
+        ),
+    ] = None,
 ) -> None:
     """Replay TRACE under a policy; write executions.csv, summary.json, timeline.csv.
 
@@ -49,6 +74,7 @@ def run(
     and exits with status 2; with --skip-invalid, malformed lines are counted in
     the summary instead.
     """
+    from zoe.cli.trace import key_values
     from zoe.policies.registry import make_policy
     from zoe.sim.run import simulate
     from zoe.sim.traces import SkipLog, read_trace
@@ -56,7 +82,13 @@ def run(
     nodes = load_cluster(cluster)
     chosen = make_policy(policy, placement, seed=seed)
     skipped = SkipLog()
-    entries = read_trace(trace, fmt, skip_invalid=skip_invalid, skipped=skipped)
+    entries = read_trace(
+        trace,
+        fmt,
+        skip_invalid=skip_invalid,
+        skipped=skipped,
+        **key_values(option, "--option"),
+    )
     with _ProgressDisplay() as progress:
         result = simulate(
             entries,
@@ -72,6 +104,7 @@ def run(
             seed=seed,
             cluster=cluster,
             timeline_step=timeline_step,
+            until=until,
         )
     for line in summary_lines(result.summary, out):
         typer.echo(line)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -36,7 +39,9 @@ CLUSTER_HELP = (
 
 @app.command("inspect")
 def inspect(
-    file: Annotated[Path, typer.Argument(help="The trace file.")],
+    file: Annotated[
+        Path, typer.Argument(help="The trace file (plain or gzip-compressed).")
+    ],
     fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "native",
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help=SKIP_HELP)
@@ -60,7 +65,7 @@ def inspect(
         fmt,
         skip_invalid=skip_invalid,
         skipped=skipped,
-        **_pairs(option, "--option"),
+        **key_values(option, "--option"),
     )
     cores = sum(node.capacity.millicores for node in nodes) / 1000
     for line in _summary_lines(summarize(entries), f"{file} ({fmt})", cluster, cores):
@@ -70,7 +75,10 @@ def inspect(
 
 @app.command("convert")
 def convert(
-    file: Annotated[Path, typer.Argument(help="The trace file to convert.")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="The trace file to convert (plain or gzip-compressed)."),
+    ],
     fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)],
     out: Annotated[Path, typer.Option(help="The native trace to write.")],
     skip_invalid: Annotated[
@@ -93,7 +101,7 @@ def convert(
         fmt,
         skip_invalid=skip_invalid,
         skipped=skipped,
-        **_pairs(option, "--option"),
+        **key_values(option, "--option"),
     )
     count = _write(entries, out)
     typer.echo(f"wrote {count} executions to {out}")
@@ -113,13 +121,18 @@ def generate(
     """Generate a native trace from a workload model; the same seed, the same trace."""
     from zoe.sim.generators import generate as generate_entries
 
-    entries = generate_entries(model, seed=seed, apps=apps, **_pairs(param, "--param"))
+    entries = generate_entries(
+        model, seed=seed, apps=apps, **key_values(param, "--param")
+    )
     count = _write(entries, out)
     typer.echo(f"wrote {count} executions of model {model} (seed {seed}) to {out}")
 
 
-def _pairs(values: Iterable[str] | None, flag: str) -> dict[str, str]:
-    """``key=value`` strings as a dict; dashes in keys become underscores."""
+def key_values(values: Iterable[str] | None, flag: str) -> dict[str, str]:
+    """``key=value`` strings as a dict; dashes in keys become underscores.
+
+    Raises :class:`typer.BadParameter` naming ``flag`` for a string without ``=``.
+    """
     pairs: dict[str, str] = {}
     for value in values or ():
         key, sep, text = value.partition("=")
@@ -137,23 +150,56 @@ def _nodes(cluster: str) -> list[Node]:
 
 
 def _write(entries: Iterator[TraceEntry], out: Path) -> int:
-    """Write to a temporary file beside ``out``, renamed to ``out`` on success."""
+    """Write to a temporary file beside ``out``, renamed to ``out`` on success.
+
+    Raises :class:`~zoe.core.errors.InvalidInput` before reading anything when
+    ``out`` cannot be written: its folder is missing or read-only, or it is a folder.
+    """
+    from zoe.core.errors import InvalidInput
     from zoe.sim.traces import write_native
 
     if not out.parent.is_dir():
-        raise typer.BadParameter(
-            f"folder {out.parent} does not exist; create it first", param_hint="--out"
+        raise InvalidInput(
+            f"--out: folder {out.parent} does not exist; create it first"
+        )
+    if out.is_dir():
+        raise InvalidInput(f"--out: {out} is a folder; give the path of a file")
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise InvalidInput(
+            f"--out: folder {out.parent} is not writable; write somewhere else"
         )
     partial = out.with_name(f".{out.name}.partial")
     written = False
     try:
-        count = write_native(entries, partial)
-        os.replace(partial, out)
+        with _exit_on_sigterm():
+            count = write_native(entries, partial)
+            os.replace(partial, out)
         written = True
     finally:
         if not written:
             partial.unlink(missing_ok=True)
     return count
+
+
+@contextmanager
+def _exit_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into :class:`SystemExit` (status 143) inside the block.
+
+    The default SIGTERM kills the process at once, skipping ``finally`` blocks;
+    as an exception it lets the caller remove what it had half written.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _summary_lines(

@@ -34,7 +34,7 @@ QUEUE_MEAN = "queue_duration.mean"
 REJECTED = "counts.rejected"
 CORES_FRACTION = "allocated_fraction.cores"
 MEMORY_FRACTION = "allocated_fraction.memory"
-PARAMETERS = frozenset({"seed", "think_time"})
+PARAMETERS = frozenset({"seed", "think_time", "until"})
 """Numeric summary keys that are parameters of the run, not metrics."""
 
 # Two-sided 95 % quantiles of Student's t, t(0.975; df), for df = 1..30.

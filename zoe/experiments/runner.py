@@ -83,12 +83,16 @@ def run_experiment(
     A failed run is recorded and reported; the others go on. ``on_run`` is called
     with the run id and whether it succeeded as each run is settled (stored or
     recorded as failed), in this process. Raises only for problems of the whole
-    experiment (a bad spec, an unwritable folder, an unreachable Dask scheduler).
+    experiment (a bad spec, an unreachable Dask scheduler; an output folder that
+    cannot be written is an :class:`~zoe.core.errors.InvalidInput`, before any run).
     """
+    from zoe.sim.run import prepare_out_dir
+
     started = datetime.now(UTC)
     out_dir = options.out_dir
     runs_dir = out_dir / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    prepare_out_dir(out_dir)
+    prepare_out_dir(runs_dir)
     remove_partial(runs_dir)
 
     runs = expand(spec)
@@ -206,7 +210,8 @@ def _execute(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
-        disable=console is None,
+        # a bar redrawn into a file or a pipe is noise: only on a terminal
+        disable=console is None or not console.is_terminal,
     )
     with progress:
         task = progress.add_task("runs", total=total, completed=total - len(todo))

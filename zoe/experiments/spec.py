@@ -417,10 +417,14 @@ class _Checker:
         except InvalidInput as exc:
             raise self.fail(path, str(exc)) from None
 
-    def existing_file(self, value: object, path: str, base_dir: Path) -> Path:
+    def existing_file(
+        self, value: object, path: str, base_dir: Path, otherwise: str = ""
+    ) -> Path:
         file = (base_dir / self.string(value, path)).resolve()
+        if file.is_dir():
+            raise self.fail(path, f"{file} is a folder; give the path of a file")
         if not file.is_file():
-            raise self.fail(path, f"no such file: {file}")
+            raise self.fail(path, f"no such file: {file}{otherwise}")
         return file
 
     def package_resource(self, package: str, resource: str, path: str) -> None:
@@ -453,7 +457,9 @@ class _Checker:
             if _SHORTHAND_RE.match(text.strip()):
                 parse_cluster(text)
                 return ClusterSource(name=text.strip(), shorthand=text.strip())
-            file = self.existing_file(text, path, base_dir)
+            file = self.existing_file(
+                text, path, base_dir, " (nor a cluster NxCcMg, e.g. 25x32c128g)"
+            )
             document = json.loads(file.read_text(encoding="utf-8"))
             nodes_from_document(document, source=str(file))
         except InvalidCluster as exc:

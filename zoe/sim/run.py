@@ -9,6 +9,7 @@ a contract: new options are added as keyword arguments with defaults.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -77,8 +78,8 @@ def simulate(
     - ``out_dir``: when given, the three result files are written there.
     - ``progress``: called with the number of executions done (finished or
       rejected) every few hundred executions and once at the end.
-    - ``trace_name``, ``placement``, ``seed``, ``cluster``: copied into the
-      summary (``placement`` defaults to the policy's ``placement`` attribute,
+    - ``trace_name``, ``placement``, ``seed``, ``cluster`` (and ``until``): copied
+      into the summary (``placement`` defaults to the policy's ``placement`` attribute,
       ``cluster`` to a description of ``nodes``).
     - ``skipped``: the skip log the trace reader filled (read after the run, since
       the reader fills it while the entries are consumed); summarised by reason.
@@ -86,11 +87,14 @@ def simulate(
     - ``until``: stop the simulated clock there; active executions are then
       ``unfinished`` and entries not yet submitted are not read.
 
-    Raises :class:`InvalidInput` for a bad option or an unknown runtime model,
+    Raises :class:`InvalidInput` for a bad option, an unknown runtime model or an
+    ``out_dir`` that cannot be written (checked before the run),
     :class:`~zoe.core.errors.InvalidTrace` for entries out of order or with
     duplicate ids, and whatever the entries' iterator raises.
     """
     _check_options(think_time, timeline_step, until)
+    if out_dir is not None:
+        prepare_out_dir(Path(out_dir))
     model = (
         make_runtime_model(runtime_model, **(runtime_options or {}))
         if isinstance(runtime_model, str)
@@ -117,6 +121,7 @@ def simulate(
         "placement": placement if placement is not None else _placement_of(policy),
         "runtime_model": model.name,
         "think_time": think_time,
+        "until": until,
         "seed": seed,
         "cluster": cluster or describe_nodes(nodes),
         "trace": trace_name,
@@ -145,8 +150,33 @@ def _check_options(
         raise InvalidInput(
             f"timeline step must be a number of seconds >= 0, got {timeline_step!r}"
         )
-    if until is not None and not until >= 0:
-        raise InvalidInput(f"until must be a time >= 0, got {until!r}")
+    # the clock starts at 0: a run has to end after it
+    if until is not None and not until > 0:
+        raise InvalidInput(f"until must be a time > 0 (seconds), got {until!r}")
+
+
+def prepare_out_dir(out_dir: Path) -> None:
+    """Create ``out_dir`` (and its parents) if missing; check that it can be written.
+
+    Raises :class:`InvalidInput` naming the folder when it is a file, cannot be
+    created or is not writable, so that a run never ends without its results.
+    """
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InvalidInput(
+            f"output folder {out_dir} is a file; give the path of a folder"
+        ) from None
+    except OSError as exc:
+        raise InvalidInput(
+            f"output folder {out_dir} cannot be created ({exc.strerror or exc}); "
+            "give a folder that can be written"
+        ) from exc
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise InvalidInput(
+            f"output folder {out_dir} is not writable; give a folder that can be "
+            "written"
+        )
 
 
 def _placement_of(policy: object) -> str:

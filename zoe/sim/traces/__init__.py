@@ -10,6 +10,9 @@ documents its mapping and options:
 - ``google2011`` (:mod:`.google2011`): Google cluster-data 2011 ``task_events``;
 - ``alibaba2018`` (:mod:`.alibaba2018`): Alibaba cluster-trace v2018 ``batch_task``.
 
+Every reader takes plain or gzip-compressed files and refuses bytes that are not
+UTF-8 text with an error naming the file and line (:mod:`.lines`).
+
 :func:`write_native` writes any entries as a native trace; :func:`summarize`
 computes the figures of ``zoe trace inspect``.
 """
@@ -105,6 +108,8 @@ def read_trace(
         raise UnknownName("trace format", fmt, FORMATS)
     reader = factory(**options)
     path = Path(path)
+    if path.is_dir():
+        raise InvalidTrace(str(path), 0, "is a folder; give the path of a trace file")
     if not path.is_file():
         raise InvalidTrace(str(path), 0, "no such file; give the path of a trace file")
     return _read(reader, path, skip_invalid, skipped)

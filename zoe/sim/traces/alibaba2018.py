@@ -51,6 +51,7 @@ from typing import Any, ClassVar
 
 from zoe.core.errors import InvalidZApp
 from zoe.sim.traces.base import TraceEntry
+from zoe.sim.traces.lines import text_lines
 from zoe.sim.traces.options import (
     ESSENTIAL_HELP,
     ONE,
@@ -139,18 +140,17 @@ class AlibabaReader:
         open_jobs: dict[str, _Job] = {}
         done: set[str] = set()
         current = -math.inf
-        with path.open(encoding="utf-8") as handle:
-            for number, text in enumerate(handle, 1):
-                if not text.strip() or text.startswith("#"):
-                    continue
-                try:
-                    row = self._row(number, text)
-                    if row.arrival > current:
-                        yield from self._flush(open_jobs, done, errors)
-                        current = row.arrival
-                    _add_row(open_jobs, done, row, current)
-                except BadLineError as exc:
-                    errors.bad(number, exc)
+        for number, text in text_lines(path, errors):
+            if not text.strip() or text.startswith("#"):
+                continue
+            try:
+                row = self._row(number, text)
+                if row.arrival > current:
+                    yield from self._flush(open_jobs, done, errors)
+                    current = row.arrival
+                _add_row(open_jobs, done, row, current)
+            except BadLineError as exc:
+                errors.bad(number, exc)
         yield from self._flush(open_jobs, done, errors)
 
     def _flush(

@@ -4,8 +4,8 @@ A line has 13 comma-separated fields: timestamp (microseconds), missing info, jo
 id, task index, machine id, event type (0 submit, 1 schedule, 2 evict, 3 fail,
 4 finish, 5 kill, 6 lost, 7 update pending, 8 update running), user, scheduling
 class, priority, CPU request, memory request, disk request, different-machine
-constraint. Lines starting with ``#`` are comments; a first line whose first field
-is not a number (a column header) is skipped. Blank lines are ignored.
+constraint. Lines starting with ``#`` are comments; a first line none of whose
+fields is a number (a column header) is skipped. Blank lines are ignored.
 
 A job becomes one execution:
 
@@ -45,6 +45,7 @@ from typing import Any, ClassVar
 
 from zoe.core.errors import InvalidZApp
 from zoe.sim.traces.base import TraceEntry
+from zoe.sim.traces.lines import text_lines
 from zoe.sim.traces.options import (
     ALL,
     ESSENTIAL_HELP,
@@ -131,19 +132,18 @@ class GoogleReader:
         jobs: dict[str, _Job] = {}
         base: int | None = None
         first = True
-        with path.open(encoding="utf-8") as handle:
-            for number, text in enumerate(handle, 1):
-                if not text.strip() or text.startswith("#"):
-                    continue
-                fields = text.rstrip("\r\n").split(",")
-                if first and not fields[0].strip().isdigit():
-                    first = False
-                    continue  # a column header
+        for number, text in text_lines(path, errors):
+            if not text.strip() or text.startswith("#"):
+                continue
+            fields = text.rstrip("\r\n").split(",")
+            if first and _is_header(fields):
                 first = False
-                try:
-                    base = self._add_event(fields, number, jobs, base)
-                except BadLineError as exc:
-                    errors.bad(number, exc)
+                continue
+            first = False
+            try:
+                base = self._add_event(fields, number, jobs, base)
+            except BadLineError as exc:
+                errors.bad(number, exc)
         return jobs, base or 0
 
     def _add_event(
@@ -228,6 +228,23 @@ def _times(job: _Job) -> tuple[int, int, int] | str:
     if job.finish <= job.schedule:
         return "job of zero duration"
     return job.submit, job.schedule, job.finish
+
+
+def _is_header(fields: list[str]) -> bool:
+    """A line of column names: no field is a number.
+
+    A data line with one bad field (a letter in its timestamp) still has numbers
+    in the others, so it is reported as invalid instead of being taken for names.
+    """
+    return not any(_is_number(text) for text in fields)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _integer(fields: list[str], index: int, what: str) -> int:

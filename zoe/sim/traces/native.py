@@ -3,8 +3,8 @@
 A line is one JSON object with these keys, and no other (an unknown key is an
 error naming it):
 
-- ``id``: a string (an integer is taken as its decimal text); ids should be unique,
-  which the reader does not check (that would keep every id of a huge trace);
+- ``id``: a string (an integer is taken as its decimal text), unique in the trace:
+  a line that repeats an earlier id is invalid (skippable);
 - ``submit``: the submit time in seconds from the trace start, >= 0;
 - ``duration``: seconds of work at full allocation, > 0;
 - exactly one of ``zapp`` (an inline ZApp of version 1 to 4) and ``zapp_file`` (the
@@ -41,8 +41,9 @@ from zoe.core.errors import InvalidZApp, NotAZApp
 from zoe.core.zapp import ZApp
 from zoe.core.zapp_import import load_zapp
 from zoe.sim.traces.base import TraceEntry
+from zoe.sim.traces.lines import text_lines
 from zoe.sim.traces.options import check_names
-from zoe.sim.traces.skiplog import BadLineError, LineErrors
+from zoe.sim.traces.skiplog import BadLineError, LineErrors, duplicate_id
 
 KEYS = ("id", "submit", "duration", "zapp", "zapp_file", "serial_fraction")
 _KEY_SET = frozenset(KEYS)
@@ -65,26 +66,30 @@ class NativeReader:
         """Yield the executions of ``path`` in file order (see the module docstring)."""
         lines = _LineParser(path.parent)
         previous = -math.inf
-        with path.open(encoding="utf-8") as handle:
-            for number, text in enumerate(handle, 1):
-                stripped = text.lstrip()
-                if not stripped or stripped[0] == "#":
-                    continue
-                try:
-                    entry = lines.entry(text)
-                except BadLineError as exc:
-                    errors.bad(number, exc)
-                    continue
-                if entry.submit_time < previous:
-                    errors.invalid(
-                        number,
-                        "out of order",
-                        f"submit {entry.submit_time:g} is before the previous line's "
-                        f"{previous:g}; sort the trace by submit time",
-                    )
-                    continue
-                previous = entry.submit_time
-                yield entry
+        seen: set[str] = set()
+        for number, text in text_lines(path, errors):
+            stripped = text.lstrip()
+            if not stripped or stripped[0] == "#":
+                continue
+            try:
+                entry = lines.entry(text)
+            except BadLineError as exc:
+                errors.bad(number, exc)
+                continue
+            if entry.submit_time < previous:
+                errors.invalid(
+                    number,
+                    "out of order",
+                    f"submit {entry.submit_time:g} is before the previous line's "
+                    f"{previous:g}; sort the trace by submit time",
+                )
+                continue
+            if entry.id in seen:
+                errors.invalid(number, "duplicate id", duplicate_id(entry.id))
+                continue
+            seen.add(entry.id)
+            previous = entry.submit_time
+            yield entry
 
 
 class _LineParser:

@@ -110,3 +110,10 @@ class LineErrors:
     def dropped(self, line: int, kind: str, message: str) -> None:
         """Count a job that makes no execution; never raises."""
         self.log.add(kind, line, message)
+
+
+def duplicate_id(execution_id: str) -> str:
+    """The message for a line whose execution id an earlier line already used."""
+    return (
+        f"execution id {execution_id!r} was used by an earlier line; ids must be unique"
+    )

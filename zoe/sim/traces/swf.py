@@ -22,7 +22,8 @@ A job becomes one execution:
 Invalid lines (skippable): a field count other than 18, a field that is not a
 number, a run time <= 0 (jobs that never ran, e.g. cancelled ones), no processor
 count (<= 0 in both fields), and a submit time before the previous job's (SWF files
-are sorted by submit time; an unsorted one is refused rather than reordered).
+are sorted by submit time; an unsorted one is refused rather than reordered), and
+a job number seen before.
 
 ZApps are cached by shape (processors, essential count, memory), so a trace builds
 each distinct ZApp once.
@@ -38,6 +39,7 @@ from typing import Any, ClassVar
 
 from zoe.core.errors import InvalidZApp
 from zoe.sim.traces.base import TraceEntry
+from zoe.sim.traces.lines import text_lines
 from zoe.sim.traces.options import (
     ALL,
     ESSENTIAL_HELP,
@@ -48,7 +50,7 @@ from zoe.sim.traces.options import (
     memory_option,
     service_group,
 )
-from zoe.sim.traces.skiplog import BadLineError, LineErrors
+from zoe.sim.traces.skiplog import BadLineError, LineErrors, duplicate_id
 
 FIELD_COUNT = 18
 _IMAGE = "zoe/swf-job"
@@ -86,26 +88,30 @@ class SwfReader:
     def read(self, path: Path, errors: LineErrors) -> Iterator[TraceEntry]:
         """Yield one execution per job, in file order."""
         previous = -math.inf
-        with path.open(encoding="utf-8") as handle:
-            for number, text in enumerate(handle, 1):
-                fields = text.split()
-                if not fields or fields[0].startswith(";"):
-                    continue
-                try:
-                    entry = self._entry(fields)
-                except BadLineError as exc:
-                    errors.bad(number, exc)
-                    continue
-                if entry.submit_time < previous:
-                    errors.invalid(
-                        number,
-                        "out of order",
-                        f"submit time {entry.submit_time:g} is before the previous "
-                        f"job's {previous:g}; sort the file by submit time (field 2)",
-                    )
-                    continue
-                previous = entry.submit_time
-                yield entry
+        seen: set[str] = set()
+        for number, text in text_lines(path, errors):
+            fields = text.split()
+            if not fields or fields[0].startswith(";"):
+                continue
+            try:
+                entry = self._entry(fields)
+            except BadLineError as exc:
+                errors.bad(number, exc)
+                continue
+            if entry.submit_time < previous:
+                errors.invalid(
+                    number,
+                    "out of order",
+                    f"submit time {entry.submit_time:g} is before the previous "
+                    f"job's {previous:g}; sort the file by submit time (field 2)",
+                )
+                continue
+            if entry.id in seen:
+                errors.invalid(number, "duplicate id", duplicate_id(entry.id))
+                continue
+            seen.add(entry.id)
+            previous = entry.submit_time
+            yield entry
 
     def _entry(self, fields: list[str]) -> TraceEntry:
         values = _numbers(fields)
