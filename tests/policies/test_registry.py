@@ -73,6 +73,7 @@ def test_unknown_policy_names_are_refused_with_the_valid_grammar(name: str) -> N
         make_policy(name)
     assert caught.value.kind == "policy"
     message = str(caught.value)
+    assert f"unknown policy {name!r}; valid policies: " in message
     for part in ("MODE[-preempt]-ORDERING", "rigid", "backfill", "hrrn", "fifo"):
         assert part in message
 

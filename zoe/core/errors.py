@@ -94,8 +94,9 @@ class UnknownName(InvalidInput):
         self.kind = kind
         self.name = name
         self.valid = sorted(valid)
+        kinds = f"{kind[:-1]}ies" if kind.endswith("y") else f"{kind}s"
         super().__init__(
-            f"unknown {kind} {name!r}; valid {kind}s: {', '.join(self.valid)}"
+            f"unknown {kind} {name!r}; valid {kinds}: {', '.join(self.valid)}"
         )
 
 
