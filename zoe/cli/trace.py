@@ -171,7 +171,7 @@ def _write(entries: Iterator[TraceEntry], out: Path) -> int:
     partial = out.with_name(f".{out.name}.partial")
     written = False
     try:
-        with _exit_on_sigterm():
+        with _removed_on_sigterm(partial):
             count = write_native(entries, partial)
             os.replace(partial, out)
         written = True
@@ -182,18 +182,20 @@ def _write(entries: Iterator[TraceEntry], out: Path) -> int:
 
 
 @contextmanager
-def _exit_on_sigterm() -> Iterator[None]:
-    """Turn SIGTERM into :class:`SystemExit` (status 143) inside the block.
+def _removed_on_sigterm(partial: Path) -> Iterator[None]:
+    """Inside the block, SIGTERM removes ``partial`` and ends the process (143).
 
-    The default SIGTERM kills the process at once, skipping ``finally`` blocks;
-    as an exception it lets the caller remove what it had half written.
+    The default SIGTERM ends the process at once, leaving what was half written.
+    The handler cleans up itself rather than raise: an exception raised at an
+    arbitrary point could be caught and wrapped on its way out.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def terminate(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
+        partial.unlink(missing_ok=True)
+        os._exit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, terminate)
     try:

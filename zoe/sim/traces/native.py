@@ -43,7 +43,7 @@ from zoe.core.zapp_import import load_zapp
 from zoe.sim.traces.base import TraceEntry
 from zoe.sim.traces.lines import text_lines
 from zoe.sim.traces.options import check_names
-from zoe.sim.traces.skiplog import BadLineError, LineErrors, duplicate_id
+from zoe.sim.traces.skiplog import BadLineError, LineErrors, SubmitOrder
 
 KEYS = ("id", "submit", "duration", "zapp", "zapp_file", "serial_fraction")
 _KEY_SET = frozenset(KEYS)
@@ -65,8 +65,7 @@ class NativeReader:
     def read(self, path: Path, errors: LineErrors) -> Iterator[TraceEntry]:
         """Yield the executions of ``path`` in file order (see the module docstring)."""
         lines = _LineParser(path.parent)
-        previous = -math.inf
-        seen: set[str] = set()
+        order = SubmitOrder(errors, "line", "sort the trace by submit time")
         for number, text in text_lines(path, errors):
             stripped = text.lstrip()
             if not stripped or stripped[0] == "#":
@@ -76,20 +75,8 @@ class NativeReader:
             except BadLineError as exc:
                 errors.bad(number, exc)
                 continue
-            if entry.submit_time < previous:
-                errors.invalid(
-                    number,
-                    "out of order",
-                    f"submit {entry.submit_time:g} is before the previous line's "
-                    f"{previous:g}; sort the trace by submit time",
-                )
-                continue
-            if entry.id in seen:
-                errors.invalid(number, "duplicate id", duplicate_id(entry.id))
-                continue
-            seen.add(entry.id)
-            previous = entry.submit_time
-            yield entry
+            if order.accepts(number, entry):
+                yield entry
 
 
 class _LineParser:

@@ -12,9 +12,14 @@ A reader reports two kinds of trouble through :class:`LineErrors`:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from zoe.core.errors import InvalidTrace
+
+if TYPE_CHECKING:
+    from zoe.sim.traces.base import TraceEntry
 
 
 class BadLineError(Exception):
@@ -112,8 +117,39 @@ class LineErrors:
         self.log.add(kind, line, message)
 
 
-def duplicate_id(execution_id: str) -> str:
-    """The message for a line whose execution id an earlier line already used."""
-    return (
-        f"execution id {execution_id!r} was used by an earlier line; ids must be unique"
-    )
+class SubmitOrder:
+    """Lets through the entries of a file in submit order whose ids are new.
+
+    An entry submitted before the previous one, or with an id an earlier line
+    used, is an invalid line of ``errors``. ``what`` names a line of the format
+    in messages (``line``, ``job``), ``hint`` says how to fix an order.
+    """
+
+    def __init__(self, errors: LineErrors, what: str, hint: str) -> None:
+        self.errors = errors
+        self.what = what
+        self.hint = hint
+        self.previous = -math.inf
+        self.seen: set[str] = set()
+
+    def accepts(self, line: int, entry: TraceEntry) -> bool:
+        """Whether ``entry``, read at ``line``, comes in order with a new id."""
+        if entry.submit_time < self.previous:
+            self.errors.invalid(
+                line,
+                "out of order",
+                f"submit time {entry.submit_time:g} is before the previous "
+                f"{self.what}'s {self.previous:g}; {self.hint}",
+            )
+            return False
+        if entry.id in self.seen:
+            self.errors.invalid(
+                line,
+                "duplicate id",
+                f"execution id {entry.id!r} was used by an earlier line; ids must "
+                "be unique",
+            )
+            return False
+        self.seen.add(entry.id)
+        self.previous = entry.submit_time
+        return True

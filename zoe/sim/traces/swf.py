@@ -50,7 +50,7 @@ from zoe.sim.traces.options import (
     memory_option,
     service_group,
 )
-from zoe.sim.traces.skiplog import BadLineError, LineErrors, duplicate_id
+from zoe.sim.traces.skiplog import BadLineError, LineErrors, SubmitOrder
 
 FIELD_COUNT = 18
 _IMAGE = "zoe/swf-job"
@@ -87,8 +87,7 @@ class SwfReader:
 
     def read(self, path: Path, errors: LineErrors) -> Iterator[TraceEntry]:
         """Yield one execution per job, in file order."""
-        previous = -math.inf
-        seen: set[str] = set()
+        order = SubmitOrder(errors, "job", "sort the file by submit time (field 2)")
         for number, text in text_lines(path, errors):
             fields = text.split()
             if not fields or fields[0].startswith(";"):
@@ -98,20 +97,8 @@ class SwfReader:
             except BadLineError as exc:
                 errors.bad(number, exc)
                 continue
-            if entry.submit_time < previous:
-                errors.invalid(
-                    number,
-                    "out of order",
-                    f"submit time {entry.submit_time:g} is before the previous "
-                    f"job's {previous:g}; sort the file by submit time (field 2)",
-                )
-                continue
-            if entry.id in seen:
-                errors.invalid(number, "duplicate id", duplicate_id(entry.id))
-                continue
-            seen.add(entry.id)
-            previous = entry.submit_time
-            yield entry
+            if order.accepts(number, entry):
+                yield entry
 
     def _entry(self, fields: list[str]) -> TraceEntry:
         values = _numbers(fields)
