@@ -207,3 +207,21 @@ def second_docker_host(docker_address: str) -> Iterator[DockerDaemon]:
         yield daemon
     finally:
         stop_netns_daemon(daemon)
+
+
+@pytest.fixture
+def engine(docker_address: str, docker_deployment: str) -> Iterator[Any]:
+    """A Docker engine backend on the local daemon as one host of 2 cores and
+    1 GiB, reconciling every second; closed after the test."""
+    from zoe.core.resources import Resources
+    from zoe.live.backends.docker_common import DockerHost
+    from zoe.live.backends.docker_engine import DockerEngineBackend
+
+    host = DockerHost("local", docker_address, Resources(2000, 2**30))
+    backend = DockerEngineBackend(
+        [host], deployment=docker_deployment, reconcile_duration=1.0
+    )
+    try:
+        yield backend
+    finally:
+        backend.close()

@@ -3,7 +3,6 @@ real Docker, real PostgreSQL and a real master."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,28 +11,11 @@ from master_harness import group, master_config, master_thread, wait_final, wait
 from typer.testing import CliRunner
 
 from zoe.cli.main import app
-from zoe.core.resources import Resources
-from zoe.live.backends.docker_common import DockerHost
 from zoe.live.backends.docker_engine import DockerEngineBackend
 
 pytestmark = pytest.mark.integration
 
 GIB = 2**30
-
-
-@pytest.fixture
-def engine(
-    docker_address: str, docker_deployment: str
-) -> Iterator[DockerEngineBackend]:
-    """A backend on the local daemon as one host of 2 cores and 1 GiB."""
-    host = DockerHost("local", docker_address, Resources(2000, GIB))
-    backend = DockerEngineBackend(
-        [host], deployment=docker_deployment, reconcile_duration=1.0
-    )
-    try:
-        yield backend
-    finally:
-        backend.close()
 
 
 def test_logs_of_an_unknown_service_fail_with_a_message(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,21 +66,6 @@ def app(groups: list[dict[str, Any]], kind: str = "batch") -> dict[str, Any]:
 
 
 SLEEP = ["sleep", "600"]
-
-
-@pytest.fixture
-def engine(
-    docker_address: str, docker_deployment: str
-) -> Iterator[DockerEngineBackend]:
-    """A backend on the local daemon as one host of 2 cores and 1 GiB."""
-    host = DockerHost("local", docker_address, Resources(2000, GIB))
-    backend = DockerEngineBackend(
-        [host], deployment=docker_deployment, reconcile_duration=1.0
-    )
-    try:
-        yield backend
-    finally:
-        backend.close()
 
 
 def launch(

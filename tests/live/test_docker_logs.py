@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,7 @@ from docker_fixtures import TEST_IMAGE, api
 from master_harness import master_config, master_thread, wait_final, wait_for
 
 from zoe.core.errors import BackendError
-from zoe.core.resources import Resources
 from zoe.live.backends import ExecutionInfo, ServiceLaunch, service_labels
-from zoe.live.backends.docker_common import DockerHost
 from zoe.live.backends.docker_engine import DockerEngineBackend
 from zoe.live.client import MasterClient
 from zoe.live.output import parse_stamped
@@ -45,21 +42,6 @@ def printer_zapp(script: str = TEN_LINES) -> dict[str, Any]:
         "kind": "batch",
         "frameworks": [{"name": "f", "services": [group]}],
     }
-
-
-@pytest.fixture
-def engine(
-    docker_address: str, docker_deployment: str
-) -> Iterator[DockerEngineBackend]:
-    """A backend on the local daemon as one host of 2 cores and 1 GiB."""
-    host = DockerHost("local", docker_address, Resources(2000, 1024**3))
-    backend = DockerEngineBackend(
-        [host], deployment=docker_deployment, reconcile_duration=1.0
-    )
-    try:
-        yield backend
-    finally:
-        backend.close()
 
 
 def launch(deployment: str, command: list[str]) -> ServiceLaunch:

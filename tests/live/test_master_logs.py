@@ -3,34 +3,16 @@ real PostgreSQL and the Docker engine backend on a real daemon."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from docker_fixtures import TEST_IMAGE
 from master_harness import master_config, master_thread, wait_final, wait_for
 
-from zoe.core.resources import Resources
-from zoe.live.backends.docker_common import DockerHost
 from zoe.live.backends.docker_engine import DockerEngineBackend
 from zoe.live.protocol_errors import NotFoundError
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def engine(
-    docker_address: str, docker_deployment: str
-) -> Iterator[DockerEngineBackend]:
-    """A backend on the local daemon as one host of 2 cores and 1 GiB."""
-    host = DockerHost("local", docker_address, Resources(2000, 1024**3))
-    backend = DockerEngineBackend(
-        [host], deployment=docker_deployment, reconcile_duration=1.0
-    )
-    try:
-        yield backend
-    finally:
-        backend.close()
 
 
 def test_logs_of_a_service_the_execution_lacks_is_not_found_and_lists_them(
