@@ -4,8 +4,9 @@ Through the REST API only (``GET /services/{id}/logs?follow=true``). The service
 is the one named by ``--service``, or the execution's only service; with
 several and no name the command refuses and lists the names (their outputs are
 not interleaved); a name that is not, and will not be, one of the execution's
-services is refused at once. It waits for the service to be created if the execution is
-queued, prints the output as it comes, and returns when the service has ended.
+services is refused at once. It waits for the service to be created if the
+execution is queued, prints the output as it comes, and returns when the service
+has ended.
 """
 
 from __future__ import annotations
