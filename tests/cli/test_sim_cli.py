@@ -259,3 +259,97 @@ def test_repeated_id_names_its_line_or_is_skipped(
     assert summary["skipped"]["reasons"] == {"duplicate id": 1}
     assert summary["skipped"]["examples"][0]["line"] == 3
     assert "skipped trace lines: 1 (1 duplicate id)" in stdout
+
+
+@pytest.mark.parametrize(("key", "value"), [("duration", 1e308), ("submit", 1e299)])
+def test_a_time_above_the_limit_stops_or_is_skipped(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    key: str,
+    value: float,
+) -> None:
+    huge = json.loads(line("e2", 5, 20))
+    huge[key] = value
+    trace = write_trace(
+        tmp_path / "t.jsonl", [line("e1", 0, 10), json.dumps(huge), line("e3", 6, 1)]
+    )
+    out = tmp_path / "o"
+    args = ["sim", "run", str(trace), "--policy", "rigid-fifo", "--cluster", "1x2c4g"]
+    args += ["--out", str(out)]
+
+    code, _, stderr = zoe(args, monkeypatch, capsys)
+    assert code == 2
+    assert stderr == (
+        f"error: {trace}:2: {key}: {value!r} seconds is above the limit of "
+        "1e+12 s (about 31,688 years)\n"
+    )
+    assert not (out / "summary.json").exists()
+
+    code, _, _ = zoe([*args, "--skip-invalid"], monkeypatch, capsys)
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    # e1 runs 0..10, e3 (t=6) waits for the node and runs 10..11
+    assert summary["counts"]["finished"] == 2
+    assert summary["turnaround"]["mean"] == (10 + 5) / 2
+    assert summary["skipped"]["reasons"] == {"bad value": 1}
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "name"),
+    [
+        ("--think-time", "1e308", "think time"),
+        ("--until", "2e12", "until"),
+        ("--until", "inf", "until"),
+        ("--timeline-step", "1e300", "timeline step"),
+    ],
+)
+def test_a_time_flag_above_the_limit_exits_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    value: str,
+    name: str,
+) -> None:
+    trace = write_trace(tmp_path / "t.jsonl", [line("e1", 0, 10)])
+    out = tmp_path / "o"
+    args = ["sim", "run", str(trace), "--policy", "rigid-fifo", "--cluster", "1x2c4g"]
+
+    code, _, stderr = zoe([*args, "--out", str(out), flag, value], monkeypatch, capsys)
+
+    assert code == 2
+    assert stderr == (
+        f"error: {name} must be at most 1e+12 s (about 31,688 years), got "
+        f"{float(value)!r}\n"
+    )
+    assert not (out / "summary.json").exists()
+
+
+def test_the_summary_records_the_trace_format_and_its_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    swf = tmp_path / "one.swf"
+    swf.write_text("1 0 -1 10 2 -1 -1 2 -1 -1 1 -1 -1 -1 -1 -1 -1 -1\n")
+    out = tmp_path / "o"
+    args = ["sim", "run", str(swf), "--format", "swf", "--policy", "rigid-fifo"]
+    args += ["--cluster", "1x4c4g", "--out", str(out)]
+
+    code, _, _ = zoe(
+        [*args, "-o", "essential=1", "-o", "memory=1GiB"], monkeypatch, capsys
+    )
+
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trace_format"] == "swf"
+    assert summary["trace_options"] == {"essential": "1", "memory": "1GiB"}
+    # the keys that were there before stay
+    assert summary["trace"] == "one.swf"
+    assert summary["counts"]["finished"] == 1
+
+    trace = write_trace(tmp_path / "t.jsonl", [line("e1", 0, 10)])
+    args = ["sim", "run", str(trace), "--policy", "rigid-fifo", "--cluster", "1x2c4g"]
+    code, _, _ = zoe([*args, "--out", str(out)], monkeypatch, capsys)
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["trace_format"], summary["trace_options"]) == ("native", {})

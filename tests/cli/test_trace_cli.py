@@ -75,6 +75,27 @@ def test_inspect_by_hand(small_trace: Path) -> None:
     assert "offered load on 2x4c8g (8 cores): 6.000" in out
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["", "# only a comment\n\n", '{"id": "a", "submit": "soon"}\n'],
+    ids=["empty", "comments", "all-skipped"],
+)
+def test_inspect_of_a_trace_without_executions_says_so(
+    tmp_path: Path, text: str
+) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_text(text)
+
+    result = runner.invoke(app, ["trace", "inspect", str(path), "--skip-invalid"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"trace: {path} (native)",
+        "executions: 0",
+        "the trace has no executions: no span, durations, work or load to report",
+    ]
+
+
 def test_inspect_with_a_cluster_file(small_trace: Path, tmp_path: Path) -> None:
     cluster = tmp_path / "cluster.json"
     cluster.write_text(

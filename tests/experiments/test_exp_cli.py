@@ -76,8 +76,12 @@ def test_run_prints_the_table_and_report_then_plot_redraws(
 
 
 def test_failed_run_exits_1(tmp_path: Path, tiny_trace: Path) -> None:
-    (tmp_path / "bad.jsonl").write_text("[]\n", encoding="utf-8")
-    spec = write_spec(tmp_path, SPEC + '[[traces]]\nname = "bad"\nfile = "bad.jsonl"\n')
+    # 50 arrivals 4e11 s apart on average go past the limit of 1e12 s in the run
+    spec = write_spec(
+        tmp_path,
+        SPEC + '[[traces]]\nname = "bad"\ngenerator = "poisson"\napps = 50\n'
+        "params = {rate = 2.5e-12}\n",
+    )
     out = str(tmp_path / "o")
     completed = _zoe(
         "experiment", "run", str(spec), "--out", out, "-j", "1", "--no-figures"
@@ -134,3 +138,28 @@ def test_out_that_is_a_file_exits_2_before_any_run(
     )
     assert "Traceback" not in completed.stderr
     assert taken.read_text(encoding="utf-8") == "a file\n"
+
+
+def test_malformed_trace_file_exits_2_before_any_run(
+    tmp_path: Path, tiny_trace: Path
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("[]\n", encoding="utf-8")
+    spec = write_spec(
+        tmp_path,
+        SPEC.replace("seeds = [3]", "seeds = [1, 2, 3]")
+        + '[[traces]]\nname = "bad"\nfile = "bad.jsonl"\n',
+    )
+    out = tmp_path / "o"
+
+    completed = _zoe(
+        "experiment", "run", str(spec), "--out", str(out), "-j", "1", "--no-figures"
+    )
+
+    assert completed.returncode == 2
+    assert completed.stderr.endswith(
+        f"error: {bad}:1: expected one JSON object on the line\n"
+    )
+    assert "failed" not in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert list((out / "runs").iterdir()) == []

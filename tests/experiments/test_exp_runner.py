@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from exp_helpers import write_native, write_spec
 
+from zoe.core.errors import InvalidTrace
 from zoe.experiments.grid import expand
-from zoe.experiments.runner import RunnerOptions, run_experiment
+from zoe.experiments.runner import RunnerOptions, check_traces, run_experiment
 from zoe.experiments.spec import load_spec
 
 SPEC = """
@@ -47,6 +49,8 @@ def test_run_writes_runs_table_and_provenance(tmp_path: Path, tiny_trace: Path) 
     # load 2 halves the submit times 0, 10, 20 of the trace
     executions = pd.read_csv(out / "runs" / ids[1] / "executions.csv")
     assert list(executions["submit_time"]) == [0.0, 5.0, 10.0]
+    summary = json.loads((out / "runs" / ids[1] / "summary.json").read_text())
+    assert (summary["trace_format"], summary["trace_options"]) == ("native", {})
 
     table = pd.read_parquet(out / "runs.parquet")
     assert list(table.columns) == [
@@ -115,10 +119,13 @@ def test_summary_without_params_is_not_taken_as_done(
 def test_failed_run_is_reported_and_the_others_go_on(
     tmp_path: Path, tiny_trace: Path
 ) -> None:
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text(tiny_trace.read_text() + "{this is not json\n", encoding="utf-8")
+    # a mean gap of 4e11 s: the 50 arrivals of each run add up to about 2e13 s,
+    # past the limit of 1e12 s, so the generation fails inside each run
     spec_path = write_spec(
-        tmp_path, SPEC + '\n[[traces]]\nname = "bad"\nfile = "bad.jsonl"\n'
+        tmp_path,
+        SPEC
+        + '\n[[traces]]\nname = "bad"\ngenerator = "poisson"\napps = 50\n'
+        + "params = {rate = 2.5e-12}\n",
     )
     out = tmp_path / "out"
     result = _run(spec_path, out)
@@ -129,8 +136,8 @@ def test_failed_run_is_reported_and_the_others_go_on(
     assert sorted(result.executed) == good
     failures = json.loads((out / "failures.json").read_text())
     assert sorted(f["run_id"] for f in failures) == broken
-    assert failures[0]["error_type"] == "InvalidTrace"
-    assert "bad.jsonl:4" in failures[0]["error"]
+    assert failures[0]["error_type"] == "InvalidInput"
+    assert "model poisson: execution e" in failures[0]["error"]
     assert failures[0]["params"]["trace"]["name"] == "bad"
     assert not any((out / "runs" / run_id).exists() for run_id in broken)
     table = pd.read_parquet(out / "runs.parquet")
@@ -140,3 +147,52 @@ def test_failed_run_is_reported_and_the_others_go_on(
     again = _run(spec_path, out)
     assert sorted(again.reused) == good
     assert sorted(f["run_id"] for f in again.failures) == broken
+
+
+def test_a_malformed_trace_file_stops_the_experiment_before_any_run(
+    tmp_path: Path, tiny_trace: Path
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(tiny_trace.read_text() + "{this is not json\n", encoding="utf-8")
+    spec_path = write_spec(
+        tmp_path, SPEC + '\n[[traces]]\nname = "bad"\nfile = "bad.jsonl"\n'
+    )
+    out = tmp_path / "out"
+
+    with pytest.raises(InvalidTrace) as caught:
+        _run(spec_path, out)
+
+    assert (caught.value.source, caught.value.line) == (str(bad), 4)
+    assert caught.value.reason.startswith("not valid JSON")
+    # nothing ran, not even the runs of the good trace
+    assert list((out / "runs").iterdir()) == []
+    assert not (out / "failures.json").exists()
+
+
+def test_the_check_honours_skip_invalid_and_limit(
+    tmp_path: Path, tiny_trace: Path
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(tiny_trace.read_text() + "{this is not json\n", encoding="utf-8")
+    for extra in ("skip_invalid = true\n", "limit = 3\n"):
+        spec_path = write_spec(
+            tmp_path,
+            SPEC.replace('file = "tiny.jsonl"', 'file = "bad.jsonl"\n' + extra),
+        )
+        result = _run(spec_path, tmp_path / f"out-{extra[:5]}")
+        assert (len(result.executed), result.failures) == (2, [])
+
+
+def test_each_trace_file_is_checked_once(tmp_path: Path, tiny_trace: Path) -> None:
+    # 2 loads x 2 seeds: four runs of the file trace, four of the generated one
+    spec = load_spec(
+        write_spec(
+            tmp_path,
+            SPEC.replace("seeds = [1]", "seeds = [1, 2]")
+            + '\n[[traces]]\nname = "gen"\ngenerator = "poisson"\napps = 5\n',
+        )
+    )
+    runs = expand(spec)
+    assert len(runs) == 8
+
+    assert check_traces(runs) == ["tiny"]

@@ -82,6 +82,8 @@ def test_cluster_file_is_read_relative_to_the_spec(
         ('name = "t"', 'name = "t"\ncolour = "red"', "colour", "unknown key"),
         ('loads = [1.0, 2.0]', "loads = []", "loads", "is empty"),
         ('loads = [1.0, 2.0]', "loads = [1.0, 0]", "loads[1]", "greater than 0"),
+        ('loads = [1.0, 2.0]', "loads = [1e-300]", "loads[0]", "from 0.001 to 1000"),
+        ('loads = [1.0, 2.0]', "loads = [1e6]", "loads[0]", "from 0.001 to 1000"),
         ('loads = [1.0, 2.0]', "loads = [1.0, 1.0]", "loads[1]", "appears twice"),
         ('loads = [1.0, 2.0]', 'loads = "high"', "loads", "expected an array"),
         ("seeds = [1, 2]", "seeds = [1, -2]", "seeds[1]", "integer >= 0"),
@@ -166,6 +168,14 @@ def test_negative_think_time_and_unknown_runtime_model(
     with pytest.raises(InvalidSpec) as caught:
         load_spec(write_spec(tmp_path, 'runtime_model = "quadratic"\n' + VALID))
     assert caught.value.path == "runtime_model"
+
+
+def test_a_think_time_above_the_limit_is_refused(
+    tmp_path: Path, tiny_trace: Path
+) -> None:
+    with pytest.raises(InvalidSpec, match="above the limit of 1e\\+12 s") as caught:
+        load_spec(write_spec(tmp_path, "think_time = 1e300\n" + VALID))
+    assert caught.value.path == "think_time"
 
 
 def test_bundled_specs_are_valid(repo_dir: Path) -> None:

@@ -92,6 +92,9 @@ def test_paper_parameters_are_respected() -> None:
         ({"rigid_fraction": "1.5"}, "rigid_fraction"),
         ({"essential_min": 5}, "essential_min .5. must be at most essential_max"),
         ({"mean_interarrival": "-1"}, "mean_interarrival"),
+        ({"mean_interarrival": "1e308"}, r"mean_interarrival: 1e\+308 seconds is abo"),
+        ({"duration_max": 1e299}, r"duration_max: 1e\+299 seconds is above the lim"),
+        ({"duration_median": 2e12}, "duration_median: .* above the limit of 1e"),
         ({"rate": 1}, "unknown paper model parameter 'rate'"),
     ],
 )
@@ -111,6 +114,25 @@ def test_poisson_distributions_within_tolerance() -> None:
     assert all(e.zapp.service_count == 1 == e.zapp.essential_count for e in entries)
     ((_, group),) = entries[0].zapp.groups()
     assert (group.demand.millicores, group.demand.memory) == (1000, 1024**3)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"mean_duration": "1e308"}, r"mean_duration: 1e\+308 seconds is above the"),
+        ({"rate": 1e-300}, "option rate: .* give a rate of at least 1e-12"),
+    ],
+)
+def test_poisson_times_above_the_limit(params: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        generate("poisson", seed=1, apps=1, **params)
+
+
+def test_generated_times_above_the_limit_stop_the_stream() -> None:
+    # a mean gap of 4e11 s: 50 arrivals add up to about 2e13 s, past the limit
+    entries = generate("poisson", seed=1, apps=50, rate=2.5e-12)
+    with pytest.raises(InvalidInput, match=r"model poisson: execution e[0-9]+ would"):
+        list(entries)
 
 
 def test_poisson_size_parameters() -> None:

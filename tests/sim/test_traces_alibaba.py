@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from zoe.core.errors import InvalidTrace
+from zoe.core.errors import InvalidInput, InvalidTrace
 from zoe.sim.traces import SkipLog, TraceEntry, read_trace
 
 GIB = 1024**3
@@ -143,6 +143,14 @@ def test_zero_duration_invalid_without_minimum(tmp_path: Path) -> None:
         (["4,j1,M1,5,100,1,1", "3,j2,M1,5,100,1,1"], 2, "before the previous row"),
         (["0,j1,M1,5,0,1,1"], 1, "plan_cpu"),
         (["0,j1,M1,5,100,1,2.5"], 1, "whole number"),
+        (["1e308,j1,M1,5,100,1,1"], 1, r"arrival \(field 1\) is 1e308 s, above the"),
+        (["0,j1,M1,1e299,100,1,1"], 1, r"duration \(field 4\) is 1e299 s, above"),
+        (
+            # two chains of 6e11 s: each row is within the limit, the job is not
+            ["0,j1,M1,6e11,100,1,1", "0,j1,M2_1,6e11,100,1,1"],
+            1,
+            "longest chain of tasks lasts 1.2e\\+12 s, above the limit",
+        ),
     ],
 )
 def test_bad_jobs(tmp_path: Path, rows: list[str], line: int, message: str) -> None:
@@ -176,3 +184,9 @@ def test_broken_copy_of_the_sample(shared_dir: Path, tmp_path: Path) -> None:
     assert by_id["j_3469259"].duration == 9.0
     assert by_id["j_3758568"].duration == 210.0
     assert len(by_id["j_3758568"].zapp.frameworks) == 1
+
+
+def test_min_duration_above_the_limit_is_refused(tmp_path: Path) -> None:
+    trace = write(tmp_path, "0,j1,M1,5,100,1,1")
+    with pytest.raises(InvalidInput, match=r"min_duration: 1e\+300 seconds is above"):
+        read_trace(trace, "alibaba2018", min_duration="1e300")

@@ -169,3 +169,73 @@ def test_a_header_line_is_skipped_but_a_bad_first_row_is_invalid(
         list(read_trace(broken, "google2011"))
     assert caught.value.line == 1
     assert "timestamp (field 1) is 'O'" in caught.value.reason
+
+
+def test_a_timestamp_above_the_limit_is_invalid_and_skippable(tmp_path: Path) -> None:
+    # 2e18 microseconds is 2e12 s, twice the limit of 1e12 s
+    rows = [
+        event(0, 1, 0, 0, "0.25", "0.5"),
+        event(1, 1, 0, 1, "", ""),
+        "2000000000000000000,,1,0,,4,user,3,9,,,0.1,0",
+        event(3, 2, 0, 0, "0.25", "0.5"),
+        event(4, 2, 0, 1, "", ""),
+        event(6, 2, 0, 4, "", ""),
+    ]
+    trace = write(tmp_path, *rows)
+
+    with pytest.raises(InvalidTrace) as caught:
+        list(read_trace(trace, "google2011"))
+    assert caught.value.line == 3
+    assert caught.value.reason == (
+        "timestamp (field 1) is 2000000000000000000 microseconds, above the limit "
+        "of 1e+12 s (about 31,688 years)"
+    )
+
+    skipped = SkipLog()
+    entries = list(read_trace(trace, "google2011", skip_invalid=True, skipped=skipped))
+    # job 1 lost its FINISH: dropped; job 2 runs from 4 s to 6 s
+    assert [(e.id, e.duration) for e in entries] == [("2", 2.0)]
+    assert skipped.counts == {"bad value": 1, "job without FINISH": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "line"),
+    [
+        # job_events: time, missing, job id, event type, user, class, name, logical
+        ("0,,1,0,user,3,name,logical", "the job_events table", 1),
+        # machine_events: time, machine id, event type, platform, cpu, memory
+        ("0,10,0,platform,0.5,0.2493", "the machine_events or task_constraints", 1),
+        # an Alibaba 2018 batch_task row in the sample's layout
+        ("0,j_1,M1,5,100,0.5,1", "an Alibaba 2018 batch_task file", 1),
+        # no comma-separated field is a number: the first line passes for a header
+        ("1 0 -1 10 2 -1 -1 2 -1 -1 1 -1 -1 -1 -1 -1 -1 -1", "a Standard Workload", 2),
+        ('{"id": "e1", "submit": 0, "duration": 1}', "a native trace", 2),
+    ],
+)
+def test_a_file_of_another_table_is_named(
+    tmp_path: Path, text: str, hint: str, line: int
+) -> None:
+    trace = write(tmp_path, text, text)
+
+    with pytest.raises(InvalidTrace) as caught:
+        list(read_trace(trace, "google2011"))
+
+    assert caught.value.line == line
+    assert caught.value.reason.startswith("expected 13 comma-separated fields")
+    assert f"this looks like {hint}" in caught.value.reason
+    assert caught.value.reason.endswith("give a file of the task_events table")
+
+
+def test_the_machine_events_and_swf_samples_are_named(shared_dir: Path) -> None:
+    machines = shared_dir / "traces" / "google-2011-sample"
+    with pytest.raises(InvalidTrace) as caught:
+        list(read_trace(machines / "machine-events-sample-1.csv", "google2011"))
+    assert caught.value.line == 2  # line 1 is a comment
+    assert "found 6: this looks like the machine_events" in caught.value.reason
+
+    swf = shared_dir / "traces" / "lublin-swf" / "lublin_256.swf"
+    with pytest.raises(InvalidTrace) as caught:
+        list(read_trace(swf, "google2011"))
+    # line 1, a ';' comment, passes for a header; line 2 is another comment
+    assert caught.value.line == 2
+    assert "this looks like a Standard Workload Format file" in caught.value.reason

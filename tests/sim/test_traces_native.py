@@ -137,6 +137,16 @@ def test_writer_refuses_a_time_that_is_not_finite(tmp_path: Path) -> None:
         ),
         (line(submit=0, duration=1, zapp=ZAPP), "key 'id' is missing"),
         (
+            line(id=None, submit=0, duration=1, zapp=ZAPP),
+            "^[^ ]+:2: id: must be a non-empty string, got null$",
+        ),
+        (line(id="", submit=0, duration=1, zapp=ZAPP), "id: must be a non-empty"),
+        (line(id="e1", submit=None, duration=1, zapp=ZAPP), "submit: expected a num"),
+        (line(id="e1", submit=1e308, duration=1, zapp=ZAPP), "submit: .* limit of 1e"),
+        (line(id="e1", submit=0, duration=1e308, zapp=ZAPP), "duration: .* limit"),
+        (line(id="e1", submit=0, duration=2e12, zapp=ZAPP), "duration: .* limit"),
+        (line(id="e1", submit=0, duration=10**400, zapp=ZAPP), "duration: expected"),
+        (
             line(id="e1", submit=0, duration=1, zapp=ZAPP, serial_fraction=2),
             "serial_fraction",
         ),

@@ -103,6 +103,14 @@ def test_requested_processors_when_allocated_unknown(tmp_path: Path) -> None:
         (job(2, 5, 0, 4), "run time"),
         (job(2, 5, 100, 0), "processors"),
         (job(2, 0, 100, 4), "before the previous job's"),
+        (
+            job(2, 5, 100, 4).replace(" 100 ", " 1e308 "),
+            r"run time \(field 4\) is 1e308 s, above the limit of 1e\+12 s",
+        ),
+        (
+            job(2, 5, 100, 4).replace(" 5 ", " 2000000000000 "),
+            r"submit time \(field 2\) is 2000000000000 s, above the limit",
+        ),
     ],
 )
 def test_bad_lines(tmp_path: Path, text: str, message: str) -> None:
@@ -146,3 +154,15 @@ def test_a_repeated_job_number_is_invalid_and_skippable(tmp_path: Path) -> None:
     entries = list(read_trace(path, "swf", skip_invalid=True, skipped=skipped))
     assert [(e.id, e.submit_time) for e in entries] == [("1", 0.0), ("2", 5.0)]
     assert skipped.counts == {"duplicate id": 1}
+
+
+def test_a_time_above_the_limit_is_skippable(tmp_path: Path) -> None:
+    huge = job(2, 5, 100, 4).replace(" 100 ", " 1e299 ")
+    trace = write(tmp_path, job(1, 1, 10, 1), huge, job(3, 6, 20, 2))
+    skipped = SkipLog()
+
+    entries = list(read_trace(trace, "swf", skip_invalid=True, skipped=skipped))
+
+    assert [entry.id for entry in entries] == ["1", "3"]
+    assert skipped.counts == {"bad value": 1}
+    assert skipped.examples[0].line == 4

@@ -82,12 +82,9 @@ def run(
     nodes = load_cluster(cluster)
     chosen = make_policy(policy, placement, seed=seed)
     skipped = SkipLog()
+    options = key_values(option, "--option")
     entries = read_trace(
-        trace,
-        fmt,
-        skip_invalid=skip_invalid,
-        skipped=skipped,
-        **key_values(option, "--option"),
+        trace, fmt, skip_invalid=skip_invalid, skipped=skipped, **options
     )
     with _ProgressDisplay() as progress:
         result = simulate(
@@ -105,6 +102,8 @@ def run(
             cluster=cluster,
             timeline_step=timeline_step,
             until=until,
+            trace_format=fmt,
+            trace_options=options,
         )
     for line in summary_lines(result.summary, out):
         typer.echo(line)

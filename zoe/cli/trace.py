@@ -51,7 +51,8 @@ def inspect(
         list[str] | None, typer.Option("--option", "-o", help=OPTION_HELP)
     ] = None,
 ) -> None:
-    """Print counts, span, work and offered load of a trace.
+    """Print counts, span, work and offered load of a trace (only the count, and
+    that it is empty, for a trace without executions).
 
     Offered load = core-seconds of work at full allocation / (cluster cores x span
     from the first to the last submit).
@@ -207,6 +208,13 @@ def _removed_on_sigterm(partial: Path) -> Iterator[None]:
 def _summary_lines(
     summary: TraceSummary, title: str, cluster: str, cores: float
 ) -> list[str]:
+    if not summary.executions:
+        # span, durations, work and load of nothing would be zeros that mean nothing
+        return [
+            f"trace: {title}",
+            "executions: 0",
+            "the trace has no executions: no span, durations, work or load to report",
+        ]
     load = summary.offered_load(cores)
     return [
         f"trace: {title}",

@@ -26,6 +26,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from zoe.experiments.grid import Run, expand
 from zoe.experiments.provenance import provenance
-from zoe.experiments.worker import RunOutcome, execute_run
+from zoe.experiments.worker import RunOutcome, execute_run, trace_entries
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,7 +85,9 @@ def run_experiment(
     with the run id and whether it succeeded as each run is settled (stored or
     recorded as failed), in this process. Raises only for problems of the whole
     experiment (a bad spec, an unreachable Dask scheduler; an output folder that
-    cannot be written is an :class:`~zoe.core.errors.InvalidInput`, before any run).
+    cannot be written is an :class:`~zoe.core.errors.InvalidInput`, and a malformed
+    trace file an :class:`~zoe.core.errors.InvalidTrace` (see :func:`check_traces`),
+    both before any run).
     """
     from zoe.sim.run import prepare_out_dir
 
@@ -97,6 +100,7 @@ def run_experiment(
 
     runs = expand(spec)
     todo = [r for r in runs if options.force or not is_done(runs_dir, r)]
+    check_traces(todo)
     result = ExperimentResult(out_dir, runs)
     pending = {r.run_id for r in todo}
     result.reused = [r.run_id for r in runs if r.run_id not in pending]
@@ -141,6 +145,32 @@ def draw_and_report(out_dir: Path, table: pd.DataFrame, name: str, intro: str) -
         intro=intro,
         paired=paired_table(table),
     )
+
+
+def check_traces(runs: Sequence[Run]) -> list[str]:
+    """Read each trace file of ``runs`` once, as a run reads it; return their names.
+
+    Every line is parsed and validated by the trace's reader with the trace's
+    format, options, ``skip_invalid`` and ``limit``, so a fault that would fail
+    every run of the trace raises :class:`~zoe.core.errors.InvalidTrace` (file,
+    line, message) here, before any run starts. Generated traces are not checked.
+
+    Cost: one read of each distinct trace file, whatever the number of runs that
+    use it: the reading and parsing time of one run without its simulation, in the
+    memory the reader needs (streaming, except google2011, which holds the jobs of
+    the file as every run of it does).
+    """
+    from zoe.sim.traces import SkipLog
+
+    first: dict[str, Run] = {}
+    for run in runs:
+        if run.trace.kind != "generator":
+            first.setdefault(run.trace.name, run)
+    for run in first.values():
+        with ExitStack() as stack:
+            for _ in trace_entries(run, stack, SkipLog()):
+                pass
+    return list(first)
 
 
 def is_done(runs_dir: Path, run: Run) -> bool:

@@ -50,6 +50,11 @@ from typing import Any, Literal
 
 from zoe.core.errors import InvalidCluster, InvalidInput, InvalidSpec, UnknownName
 
+MIN_LOAD = 1e-3
+MAX_LOAD = 1e3
+"""The range of a load factor: submit times are divided by it, and beyond it they
+would leave the range of times the simulator takes."""
+
 TOP_KEYS = (
     "name",
     "description",
@@ -219,7 +224,7 @@ def parse_spec(
         runtime_model=check.string(
             document.get("runtime_model", "linear"), "runtime_model"
         ),
-        think_time=check.non_negative(document.get("think_time", 0.0), "think_time"),
+        think_time=check.seconds(document.get("think_time", 0.0), "think_time"),
     )
     check.registries(spec)
     return spec
@@ -300,13 +305,27 @@ class _Checker:
             raise self.fail(path, f"expected a number >= 0, got {value!r}")
         return float(value)
 
+    def seconds(self, value: object, path: str) -> float:
+        from zoe.sim.traces.base import MAX_SECONDS, MAX_SECONDS_TEXT
+
+        seconds = self.non_negative(value, path)
+        if seconds > MAX_SECONDS:
+            raise self.fail(
+                path, f"{seconds:g} seconds is above the limit of {MAX_SECONDS_TEXT}"
+            )
+        return seconds
+
     def loads(self, value: object) -> tuple[float, ...]:
         items = self.array(value, "loads")
         loads = []
         for i, item in enumerate(items):
             load = self.non_negative(item, f"loads[{i}]")
-            if load == 0:
-                raise self.fail(f"loads[{i}]", "a load factor must be greater than 0")
+            if not MIN_LOAD <= load <= MAX_LOAD:
+                raise self.fail(
+                    f"loads[{i}]",
+                    f"a load factor must be greater than 0, from {MIN_LOAD:g} to "
+                    f"{MAX_LOAD:g} (it divides the submit times)",
+                )
             loads.append(load)
         self.unique(loads, "loads")
         return tuple(loads)

@@ -84,6 +84,8 @@ def _simulate(run: Run) -> dict[str, bytes]:
             think_time=run.think_time,
             out_dir=Path(tmp),
             trace_name=run.trace.name,
+            trace_format=None if run.trace.kind == "generator" else run.trace.format,
+            trace_options=run.trace.options,
             skipped=skipped,
             placement=run.placement,
             seed=run.seed,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from zoe.sim.metrics import (
     write_results,
 )
 from zoe.sim.runtime import RuntimeModel, make_runtime_model
+from zoe.sim.traces.base import MAX_SECONDS, MAX_SECONDS_TEXT
 
 if TYPE_CHECKING:
     from zoe.core.cluster import Node
@@ -69,6 +70,8 @@ def simulate(
     cluster: str = "",
     timeline_step: float = 0.0,
     until: float | None = None,
+    trace_format: str | None = None,
+    trace_options: Mapping[str, object] | None = None,
 ) -> SimResult:
     """Simulate ``entries`` (trace order) with ``policy`` on ``nodes`` (in order).
 
@@ -81,14 +84,18 @@ def simulate(
     - ``trace_name``, ``placement``, ``seed``, ``cluster`` (and ``until``): copied
       into the summary (``placement`` defaults to the policy's ``placement`` attribute,
       ``cluster`` to a description of ``nodes``).
+    - ``trace_format``, ``trace_options``: how the trace was read (the format's
+      name, None when unknown, and its options); copied into the summary as
+      ``trace_format`` and ``trace_options``, option values as text.
     - ``skipped``: the skip log the trace reader filled (read after the run, since
       the reader fills it while the entries are consumed); summarised by reason.
     - ``timeline_step``: keep a timeline row at most every that many seconds.
     - ``until``: stop the simulated clock there; active executions are then
       ``unfinished`` and entries not yet submitted are not read.
 
-    Raises :class:`InvalidInput` for a bad option, an unknown runtime model or an
-    ``out_dir`` that cannot be written (checked before the run),
+    Raises :class:`InvalidInput` for a bad option (a time above
+    :data:`~zoe.sim.traces.base.MAX_SECONDS` among them), an unknown runtime
+    model or an ``out_dir`` that cannot be written (checked before the run),
     :class:`~zoe.core.errors.InvalidTrace` for entries out of order or with
     duplicate ids, and whatever the entries' iterator raises.
     """
@@ -125,6 +132,11 @@ def simulate(
         "seed": seed,
         "cluster": cluster or describe_nodes(nodes),
         "trace": trace_name,
+        "trace_format": trace_format,
+        # as text, like the command line gives them: a summary's numbers are metrics
+        "trace_options": {
+            name: str(value) for name, value in (trace_options or {}).items()
+        },
         "skipped": skipped_summary(skipped),
     }
     summary = summarize(
@@ -153,6 +165,15 @@ def _check_options(
     # the clock starts at 0: a run has to end after it
     if until is not None and not until > 0:
         raise InvalidInput(f"until must be a time > 0 (seconds), got {until!r}")
+    for what, seconds in (
+        ("think time", think_time),
+        ("timeline step", timeline_step),
+        ("until", until),
+    ):
+        if seconds is not None and seconds > MAX_SECONDS:
+            raise InvalidInput(
+                f"{what} must be at most {MAX_SECONDS_TEXT}, got {seconds!r}"
+            )
 
 
 def prepare_out_dir(out_dir: Path) -> None:

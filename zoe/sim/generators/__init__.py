@@ -5,7 +5,9 @@ named model of :data:`MODELS`; write them with
 :func:`zoe.sim.traces.write_native`. A model is deterministic for a seed: all its
 randomness comes from one ``random.Random(seed)`` passed to it, never from the
 global generator. Parameters may be given as values or strings (the command line);
-each model documents its parameters, their defaults and its distributions:
+each model documents its parameters, their defaults and its distributions. No
+parameter in seconds, and no generated submit time or duration, may exceed
+:data:`~zoe.sim.traces.base.MAX_SECONDS` (an :class:`InvalidInput`):
 
 - ``paper`` (:mod:`.paper`): the structure of the experiments of Pace et al.;
 - ``poisson`` (:mod:`.poisson`): one-service executions with Poisson arrivals and
@@ -21,7 +23,7 @@ from typing import Protocol
 from zoe.core.errors import InvalidInput, UnknownName
 from zoe.sim.generators.paper import PaperModel
 from zoe.sim.generators.poisson import PoissonModel
-from zoe.sim.traces.base import TraceEntry
+from zoe.sim.traces.base import MAX_SECONDS, MAX_SECONDS_TEXT, TraceEntry
 from zoe.sim.traces.options import int_option
 
 __all__ = ["MODELS", "WorkloadModel", "generate", "model_params"]
@@ -70,4 +72,18 @@ def generate(
     count = int_option("apps", apps, minimum=0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise InvalidInput(f"seed: expected a whole number, got {seed!r}")
-    return built.entries(random.Random(seed), count)
+    return _bounded(model, built.entries(random.Random(seed), count))
+
+
+def _bounded(model: str, entries: Iterator[TraceEntry]) -> Iterator[TraceEntry]:
+    """``entries``, stopped with :class:`InvalidInput` at the first time above
+    :data:`MAX_SECONDS` (many arrivals add up; a long-tailed draw can exceed its
+    mean by far)."""
+    for entry in entries:
+        if entry.submit_time > MAX_SECONDS or entry.duration > MAX_SECONDS:
+            raise InvalidInput(
+                f"model {model}: execution {entry.id} would have submit time "
+                f"{entry.submit_time:g} s and duration {entry.duration:g} s, above "
+                f"the limit of {MAX_SECONDS_TEXT}; lower the model's times or apps"
+            )
+        yield entry

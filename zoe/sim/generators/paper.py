@@ -30,6 +30,7 @@ With the defaults an application has on average 0.8 x 20.5 x 7/3 + 0.2 x 9 x 7/3
 on the 800 cores of ``25x32c128g`` is 77,500 / (800 x 120) = 0.81: a queue forms
 when large applications bunch up, yet the cluster is not saturated for ever.
 
+The parameters in seconds are at most :data:`~zoe.sim.traces.base.MAX_SECONDS`.
 Submit times and durations are rounded to milliseconds. Ids are ``e1``, ``e2``...
 ZApps are built once per shape (kind, counts, size): at most a few hundred.
 """
@@ -50,6 +51,7 @@ from zoe.sim.traces.options import (
     fraction_option,
     int_option,
     number_option,
+    seconds_option,
     service_group,
 )
 
@@ -113,7 +115,7 @@ class PaperModel:
                     name, value, minimum=_INT_MINIMUM.get(name, 1)
                 )
             else:
-                kwargs[name] = number_option(name, value)
+                kwargs[name] = seconds_option(name, value)
         model = cls(**kwargs)
         model.check()
         return model

@@ -7,7 +7,8 @@ service of [``cores`` = 1] core and [``memory`` = ``1GiB``]. On ``c`` cores that
 M/M/c queue (with ``c`` = cluster cores / ``cores`` when memory does not bind) of
 load rate x mean_duration / c: 600 / 800 = 0.75 with the defaults on
 ``25x32c128g``. Times are not rounded, so the distributions stay exact. Ids are
-``e1``, ``e2``...
+``e1``, ``e2``... ``mean_duration`` and ``1 / rate`` are at most
+:data:`~zoe.sim.traces.base.MAX_SECONDS`.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from zoe.core.errors import InvalidInput
 from zoe.core.resources import parse_cores
-from zoe.sim.traces.base import TraceEntry
+from zoe.sim.traces.base import MAX_SECONDS, MAX_SECONDS_TEXT, TraceEntry
 from zoe.sim.traces.options import (
     ZAppCache,
     check_names,
     memory_option,
     number_option,
+    seconds_option,
     service_group,
 )
 
@@ -49,9 +52,18 @@ class PoissonModel:
         """Build the model; parameters may be values or strings."""
         check_names("poisson model parameter", params, cls.PARAMS)
         kwargs: dict[str, Any] = {}
-        for name in ("rate", "mean_duration"):
-            if name in params:
-                kwargs[name] = number_option(name, params[name])
+        if "rate" in params:
+            kwargs["rate"] = number_option("rate", params["rate"])
+            if 1.0 / kwargs["rate"] > MAX_SECONDS:
+                raise InvalidInput(
+                    f"option rate: {params['rate']!r} arrivals per second means a "
+                    f"mean inter-arrival time above the limit of {MAX_SECONDS_TEXT}; "
+                    f"give a rate of at least {1.0 / MAX_SECONDS:g}"
+                )
+        if "mean_duration" in params:
+            kwargs["mean_duration"] = seconds_option(
+                "mean_duration", params["mean_duration"]
+            )
         if "cores" in params:
             cores = number_option(
                 "cores", params["cores"], minimum=0.001, inclusive=True

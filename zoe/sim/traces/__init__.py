@@ -11,7 +11,9 @@ documents its mapping and options:
 - ``alibaba2018`` (:mod:`.alibaba2018`): Alibaba cluster-trace v2018 ``batch_task``.
 
 Every reader takes plain or gzip-compressed files and refuses bytes that are not
-UTF-8 text with an error naming the file and line (:mod:`.lines`).
+UTF-8 text with an error naming the file and line (:mod:`.lines`). Every reader
+refuses a submit time or duration above :data:`.base.MAX_SECONDS` (1e12 s) as an
+invalid line.
 
 :func:`write_native` writes any entries as a native trace; :func:`summarize`
 computes the figures of ``zoe trace inspect``.

@@ -32,10 +32,12 @@ reader keeps the jobs of the current arrival second open and yields them when a
 later arrival starts, in order of first appearance. Memory: the rows of one arrival
 second, plus the set of job ids already yielded (to refuse a job whose rows come
 back later). Invalid lines (skippable): a field count other than 7, a bad number, a
-non-positive plan_cpu, plan_mem or instance count, an arrival before the previous
+non-positive plan_cpu, plan_mem or instance count, an arrival or duration above
+:data:`~zoe.sim.traces.base.MAX_SECONDS` (1e12 s), an arrival before the previous
 one, the rows of a job split by a later arrival. Invalid jobs (skippable, reported
 at the line to blame): two tasks with one number, a dependency on a task the job
-does not have, a dependency cycle, a zero duration with ``min_duration`` 0.
+does not have, a dependency cycle, a zero duration with ``min_duration`` 0, a
+critical path above ``MAX_SECONDS``.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from zoe.core.errors import InvalidZApp
-from zoe.sim.traces.base import TraceEntry
+from zoe.sim.traces.base import MAX_SECONDS, MAX_SECONDS_TEXT, TraceEntry
 from zoe.sim.traces.lines import text_lines
 from zoe.sim.traces.options import (
     ESSENTIAL_HELP,
@@ -60,7 +62,7 @@ from zoe.sim.traces.options import (
     converted,
     essential_option,
     memory_option,
-    number_option,
+    seconds_option,
     service_group,
 )
 from zoe.sim.traces.skiplog import BadLineError, LineErrors
@@ -130,7 +132,7 @@ class AlibabaReader:
             {
                 "machine_memory": memory_option,
                 "essential": essential_option,
-                "min_duration": partial(number_option, inclusive=True),
+                "min_duration": partial(seconds_option, inclusive=True),
             },
         )
         return cls(**kwargs)
@@ -174,6 +176,13 @@ class AlibabaReader:
                 f"job {job_id}: every task lasts 0 s; give min_duration > 0",
                 job.line,
             )
+        if duration > MAX_SECONDS:
+            raise BadLineError(
+                "bad value",
+                f"job {job_id}: its longest chain of tasks lasts {duration:g} s, "
+                f"above the limit of {MAX_SECONDS_TEXT}",
+                job.line,
+            )
         shape = tuple(
             (
                 task.name,
@@ -204,8 +213,8 @@ class AlibabaReader:
             raise BadLineError(
                 "missing value", "job id (field 2) and task name (field 3) are needed"
             )
-        arrival = _value(fields, 0, "arrival", minimum=0.0)
-        duration = _value(fields, 3, "duration", minimum=0.0)
+        arrival = _seconds(fields, 0, "arrival")
+        duration = _seconds(fields, 3, "duration")
         plan_cpu = _value(fields, 4, "plan_cpu", minimum=None)
         plan_mem = _value(fields, 5, "plan_mem", minimum=None)
         instances = _value(fields, 6, "instance count", minimum=None)
@@ -299,6 +308,18 @@ def _value(fields: list[str], index: int, what: str, *, minimum: float | None) -
         bound = "> 0" if minimum is None else f">= {minimum:g}"
         raise BadLineError(
             "bad value", f"{what} (field {index + 1}) is {text}; need {bound}"
+        )
+    return value
+
+
+def _seconds(fields: list[str], index: int, what: str) -> float:
+    """Field ``index`` as seconds: a number in [0, MAX_SECONDS]."""
+    value = _value(fields, index, what, minimum=0.0)
+    if value > MAX_SECONDS:
+        raise BadLineError(
+            "bad value",
+            f"{what} (field {index + 1}) is {fields[index]} s, above the limit of "
+            f"{MAX_SECONDS_TEXT}",
         )
     return value
 

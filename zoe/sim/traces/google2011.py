@@ -26,8 +26,11 @@ A job becomes one execution:
 Jobs that make no execution are dropped and counted (never an error): no SUBMIT in
 the file (submitted before the window), never scheduled, no FINISH of any task
 (e.g. all its tasks failed or were killed, or it ran past the window), or a zero
-duration. Invalid lines (skippable): a field count other than 13, a number field
-that is not a number, an event type outside 0-8, a negative request.
+duration. Invalid lines (skippable): a field count other than 13 (the message
+names the table or format that has that many fields, e.g. 8 for ``job_events``), a
+number field that is not a number, a timestamp above
+:data:`~zoe.sim.traces.base.MAX_SECONDS` (1e12 s), an event type outside 0-8, a
+negative request.
 
 Jobs span the file, so the reader keeps every job until the end, then yields them
 sorted by submit time (ties in order of first appearance). Memory grows with the
@@ -44,7 +47,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from zoe.core.errors import InvalidZApp
-from zoe.sim.traces.base import TraceEntry
+from zoe.sim.traces.base import MAX_SECONDS, MAX_SECONDS_TEXT, TraceEntry
 from zoe.sim.traces.lines import text_lines
 from zoe.sim.traces.options import (
     ALL,
@@ -60,6 +63,9 @@ from zoe.sim.traces.options import (
 from zoe.sim.traces.skiplog import BadLineError, LineErrors
 
 FIELD_COUNT = 13
+SWF_FIELD_COUNT = 18
+MAX_MICROSECONDS = round(MAX_SECONDS * 1e6)
+"""The largest timestamp accepted: :data:`~zoe.sim.traces.base.MAX_SECONDS`."""
 SUBMIT, SCHEDULE, FINISH = 0, 1, 4
 _IMAGE = "zoe/google-task"
 # a group shape: (millicores, memory, total count, essential count)
@@ -152,9 +158,16 @@ class GoogleReader:
         if len(fields) != FIELD_COUNT:
             raise BadLineError(
                 "wrong field count",
-                f"expected {FIELD_COUNT} comma-separated fields, found {len(fields)}",
+                f"expected {FIELD_COUNT} comma-separated fields, found "
+                f"{len(fields)}{_other_table(fields)}",
             )
         time = _integer(fields, 0, "timestamp")
+        if time > MAX_MICROSECONDS:
+            raise BadLineError(
+                "bad value",
+                f"timestamp (field 1) is {time} microseconds, above the limit of "
+                f"{MAX_SECONDS_TEXT}",
+            )
         job_id = str(_integer(fields, 2, "job id"))
         task = _integer(fields, 3, "task index")
         kind = _integer(fields, 5, "event type")
@@ -228,6 +241,31 @@ def _times(job: _Job) -> tuple[int, int, int] | str:
     if job.finish <= job.schedule:
         return "job of zero duration"
     return job.submit, job.schedule, job.finish
+
+
+_OTHER_TABLES = {
+    6: "the machine_events or task_constraints table of the Google 2011 trace",
+    5: "the machine_attributes table of the Google 2011 trace",
+    8: "the job_events table of the Google 2011 trace",
+    20: "the task_usage table of the Google 2011 trace",
+    7: "an Alibaba 2018 batch_task file (use --format alibaba2018)",
+    9: "the raw batch_task table of the Alibaba 2018 trace",
+}
+"""Field counts of other tables, to say what a file of the wrong table looks like."""
+
+
+def _other_table(fields: list[str]) -> str:
+    """A hint naming the table or format a line of the wrong field count is from."""
+    line = ",".join(fields).strip()
+    if line.startswith("{"):
+        guess = "a native trace (use --format native)"
+    elif line.startswith(";") or len(line.split()) == SWF_FIELD_COUNT:
+        guess = "a Standard Workload Format file (use --format swf)"
+    else:
+        guess = _OTHER_TABLES.get(len(fields), "")
+    if not guess:
+        return ""
+    return f": this looks like {guess}; give a file of the task_events table"
 
 
 def _is_header(fields: list[str]) -> bool:

@@ -7,6 +7,8 @@ error naming it):
   a line that repeats an earlier id is invalid (skippable);
 - ``submit``: the submit time in seconds from the trace start, >= 0;
 - ``duration``: seconds of work at full allocation, > 0;
+- ``submit`` and ``duration`` are at most
+  :data:`~zoe.sim.traces.base.MAX_SECONDS` (1e12 s);
 - exactly one of ``zapp`` (an inline ZApp of version 1 to 4) and ``zapp_file`` (the
   path of a ZApp JSON file, relative to the folder of the trace);
 - ``serial_fraction`` (optional): a number in [0, 1] or null, for the ``amdahl``
@@ -40,7 +42,7 @@ from typing import Any, ClassVar
 from zoe.core.errors import InvalidZApp, NotAZApp
 from zoe.core.zapp import ZApp
 from zoe.core.zapp_import import load_zapp
-from zoe.sim.traces.base import TraceEntry
+from zoe.sim.traces.base import MAX_SECONDS, MAX_SECONDS_TEXT, TraceEntry
 from zoe.sim.traces.lines import text_lines
 from zoe.sim.traces.options import check_names
 from zoe.sim.traces.skiplog import BadLineError, LineErrors, SubmitOrder
@@ -178,7 +180,7 @@ def _entry(record: Mapping[str, Any], zapp: ZApp) -> TraceEntry:
             f"unknown key {sorted(unknown)[0]!r}; valid keys: {', '.join(KEYS)}",
         )
     return TraceEntry(
-        _identifier(record.get("id")),
+        _identifier(record),
         _number(record, "submit", allow_zero=True),
         _number(record, "duration", allow_zero=False),
         zapp,
@@ -205,27 +207,40 @@ def _load(document: object, what: str, source: str | None) -> ZApp:
         raise BadLineError("invalid zapp", f"{what}: {exc}") from None
 
 
-def _identifier(value: object) -> str:
+def _identifier(record: Mapping[str, Any]) -> str:
+    value = record.get("id")
     if isinstance(value, str) and value:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    if value is None:
+    if "id" not in record:
         raise BadLineError("missing key", "key 'id' is missing")
-    raise BadLineError("bad value", f"id: expected a non-empty string, got {value!r}")
+    raise BadLineError(
+        "bad value", f"id: must be a non-empty string, got {json.dumps(value)}"
+    )
 
 
 def _number(record: Mapping[str, Any], key: str, *, allow_zero: bool) -> float:
-    value = record.get(key)
-    if value is None:
+    if key not in record:
         raise BadLineError("missing key", f"key {key!r} is missing")
+    value = record[key]
+    if value is None:
+        raise BadLineError("bad value", f"{key}: expected a number, got null")
     if type(value) is not float and type(value) is not int:  # bool is no number
         raise BadLineError("bad value", f"{key}: expected a number, got {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        number = math.inf
     if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise BadLineError(
             "bad value", f"{key}: expected a finite number {bound}, got {value!r}"
+        )
+    if number > MAX_SECONDS:
+        raise BadLineError(
+            "bad value",
+            f"{key}: {value!r} seconds is above the limit of {MAX_SECONDS_TEXT}",
         )
     return number
 

@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 from zoe.core.errors import InvalidInput, UnknownName
 from zoe.core.resources import format_cores, parse_memory
 from zoe.core.zapp import ZApp, parse_zapp
+from zoe.sim.traces.base import MAX_SECONDS, MAX_SECONDS_TEXT
 
 K = TypeVar("K", bound=Hashable)
 
@@ -52,13 +53,27 @@ def number_option(
     ``inclusive``)."""
     try:
         number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         number = math.nan
     low_ok = number >= minimum if inclusive else number > minimum
     if isinstance(value, bool) or not math.isfinite(number) or not low_ok:
         bound = "at least" if inclusive else "greater than"
         raise InvalidInput(
             f"option {name}: expected a number {bound} {minimum:g}, got {value!r}"
+        )
+    return number
+
+
+def seconds_option(
+    name: str, value: object, *, minimum: float = 0.0, inclusive: bool = False
+) -> float:
+    """:func:`number_option` for a time or duration: at most
+    :data:`~zoe.sim.traces.base.MAX_SECONDS`."""
+    number = number_option(name, value, minimum=minimum, inclusive=inclusive)
+    if number > MAX_SECONDS:
+        raise InvalidInput(
+            f"option {name}: {number:g} seconds is above the limit of "
+            f"{MAX_SECONDS_TEXT}"
         )
     return number
 

@@ -20,7 +20,8 @@ A job becomes one execution:
   memory per processor, else option ``memory`` (default ``1GiB``).
 
 Invalid lines (skippable): a field count other than 18, a field that is not a
-number, a run time <= 0 (jobs that never ran, e.g. cancelled ones), no processor
+number, a run time <= 0 (jobs that never ran, e.g. cancelled ones), a submit or
+run time above :data:`~zoe.sim.traces.base.MAX_SECONDS` (1e12 s), no processor
 count (<= 0 in both fields), and a submit time before the previous job's (SWF files
 are sorted by submit time; an unsorted one is refused rather than reordered), and
 a job number seen before.
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from zoe.core.errors import InvalidZApp
-from zoe.sim.traces.base import TraceEntry
+from zoe.sim.traces.base import MAX_SECONDS, MAX_SECONDS_TEXT, TraceEntry
 from zoe.sim.traces.lines import text_lines
 from zoe.sim.traces.options import (
     ALL,
@@ -107,6 +108,13 @@ class SwfReader:
             raise BadLineError(
                 "no run time", f"run time (field 4) is {fields[3]}; need > 0"
             )
+        for index, what in ((1, "submit time"), (3, "run time")):
+            if values[index] > MAX_SECONDS:
+                raise BadLineError(
+                    "bad value",
+                    f"{what} (field {index + 1}) is {fields[index]} s, above the "
+                    f"limit of {MAX_SECONDS_TEXT}",
+                )
         processors = int(values[4]) if values[4] > 0 else int(values[7])
         if processors <= 0:
             raise BadLineError(
