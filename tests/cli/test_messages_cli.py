@@ -130,7 +130,8 @@ def test_master_help_lists_every_backend() -> None:
     result = runner.invoke(app, ["master", "--help"], env={"COLUMNS": "200"})
 
     assert result.exit_code == 0
-    assert "Backend: simulated, docker or swarm" in result.output
+    assert "Backend: simulated (the default), docker or swarm." in result.output
+    assert "Protocol address (default: tcp://127.0.0.1:4850)." in result.output
     assert set(BACKENDS) == {"simulated", "docker", "swarm"}
 
 

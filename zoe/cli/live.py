@@ -46,13 +46,13 @@ PolicyOption = Annotated[str | None, typer.Option(help="Policy (see `zoe policie
 PlacementOption = Annotated[str | None, typer.Option(help="Placement rule.")]
 BackendOption = Annotated[
     str | None,
-    typer.Option(help="Backend: simulated, docker or swarm [default: simulated]."),
+    typer.Option(help="Backend: simulated (the default), docker or swarm."),
 ]
 DatabaseOption = Annotated[
     str | None, typer.Option("--database-url", help="PostgreSQL address (libpq).")
 ]
 ListenOption = Annotated[
-    str | None, typer.Option(help="Protocol address [default: tcp://127.0.0.1:4850].")
+    str | None, typer.Option(help="Protocol address (default: tcp://127.0.0.1:4850).")
 ]
 DeploymentOption = Annotated[str | None, typer.Option(help="Deployment (schema) name.")]
 DataDirOption = Annotated[Path | None, typer.Option(help="Folder for Zoe's files.")]
@@ -78,7 +78,9 @@ ApiListenOption = Annotated[
 ]
 UserOption = Annotated[
     str | None,
-    typer.Option("--user", envvar="ZOE_USER", help="Your user name [default: login]."),
+    typer.Option(
+        "--user", envvar="ZOE_USER", help="Your user name (default: your login name)."
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
