@@ -6,6 +6,7 @@
     └── DatabaseError                the state database refused or failed
         ├── DatabaseUnavailable      no connection could be had in the time allowed
         ├── SchemaTooNew             the database was migrated by newer code
+        ├── MasterRunning            another master holds the deployment
         └── EmbeddedServerError      the embedded PostgreSQL could not be started
 
 Each carries the facts a caller may inspect as attributes.
@@ -41,6 +42,17 @@ class DatabaseUnavailable(DatabaseError):
         super().__init__(
             f"database unavailable after retrying for {waited_duration:.1f}s: {cause}; "
             "check that PostgreSQL is running and that the database address is right"
+        )
+
+
+class MasterRunning(DatabaseError):
+    """Another master holds the lock of the deployment's schema on the database."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        super().__init__(
+            f"another master runs for this deployment (schema {schema}) on this "
+            "database; stop it first, or give this one another deployment name"
         )
 
 

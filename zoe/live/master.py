@@ -118,11 +118,17 @@ class Master:
     def open(cls, config: MasterConfig, *, backend: Backend | None = None) -> Master:
         """Connect, migrate the schema, build the backend, the policy and the socket.
 
-        Raises :class:`InvalidInput` without a database address, and what the
-        database or the socket raise (``DatabaseUnavailable``, ``ProtocolError``).
+        One master runs a deployment: it holds a lock on the deployment's schema
+        on every connection it opens (:func:`~zoe.live.db.schema.master_lock`).
+        Raises :class:`InvalidInput` without a database address,
+        :class:`~zoe.live.errors.MasterRunning` while another master holds the
+        deployment, and what the database or the socket raise
+        (``DatabaseUnavailable``, ``ProtocolError``).
         """
         from zoe.live.backends import BackendSettings, make_backend
         from zoe.live.db import Database, Repository
+        from zoe.live.db.connection import schema_name
+        from zoe.live.db.schema import master_lock
         from zoe.live.transport import ProtocolServer, ServerConfig
         from zoe.policies.registry import make_policy
 
@@ -136,6 +142,7 @@ class Master:
             config.database_url,
             config.deployment,
             give_up_duration=config.database_give_up_duration,
+            on_connect=master_lock(schema_name(config.deployment)),
         )
         repo = Repository(db)
         repo.migrate()

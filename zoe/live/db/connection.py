@@ -55,7 +55,10 @@ class Database:
     :meth:`run` executes a transaction and retries it with exponential backoff
     (``first_backoff_duration`` doubling up to ``max_backoff_duration``) while the
     server cannot be reached, for at most ``give_up_duration`` seconds, then raises
-    :class:`DatabaseUnavailable`. Not thread-safe: one owner at a time.
+    :class:`DatabaseUnavailable`. ``on_connect`` runs on each new connection,
+    after its ``search_path`` is set (the master takes its lock there); what it
+    raises closes the connection and propagates. Not thread-safe: one owner at a
+    time.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class Database:
         connect_timeout_duration: int = 5,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        on_connect: Callable[[cursor], None] | None = None,
     ) -> None:
         self.schema = schema_name(deployment)
         self.deployment = deployment
@@ -79,6 +83,7 @@ class Database:
         self._connect_timeout_duration = connect_timeout_duration
         self._sleep = sleep
         self._clock = clock
+        self._on_connect = on_connect
         self._conn: connection | None = None
 
     def run(self, work: Callable[[cursor], T]) -> T:
@@ -137,11 +142,19 @@ class Database:
             conn = psycopg2.connect(
                 self._dsn, connect_timeout=self._connect_timeout_duration
             )
-            with conn.cursor() as cur:
-                cur.execute(
-                    sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema))
-                )
-            conn.commit()
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(
+                        sql.SQL("SET search_path TO {}").format(
+                            sql.Identifier(self.schema)
+                        )
+                    )
+                    if self._on_connect is not None:
+                        self._on_connect(cur)
+                conn.commit()
+            except Exception:
+                conn.close()
+                raise
             if self._conn is not None:
                 log.info("database: connection restored")
             self._conn = conn

@@ -10,6 +10,7 @@ name lets two processes migrate at once: the second waits, then finds nothing to
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from psycopg2 import sql
 
-from zoe.live.errors import DatabaseError, SchemaTooNew
+from zoe.live.errors import DatabaseError, MasterRunning, SchemaTooNew
 
 if TYPE_CHECKING:
     from psycopg2.extensions import cursor
@@ -28,6 +29,8 @@ _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 # First key of the advisory locks Zoe takes; the second is a hash of the schema.
 ADVISORY_LOCK_CLASS = 0x5A6F65
+MASTER_LOCK_CLASS = ADVISORY_LOCK_CLASS + 1
+"""The first key of the lock a master holds on its schema for as long as it runs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,3 +148,23 @@ def _current_version(cur: cursor, schema: str) -> int:
     cur.execute("SELECT coalesce(max(version), 0) FROM schema_version")
     row = cur.fetchone()
     return int(row[0]) if row else 0
+
+
+def master_lock(schema: str) -> Callable[[cursor], None]:
+    """What a master runs on each new connection: take the lock that makes it the
+    one master of ``schema``, held by the session until the connection closes.
+
+    The function raises :class:`~zoe.live.errors.MasterRunning` when another
+    session holds it. A master whose connection broke takes it again on the next
+    one, unless another master took it in between.
+    """
+
+    def take(cur: cursor) -> None:
+        cur.execute(
+            "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (MASTER_LOCK_CLASS, schema)
+        )
+        row = cur.fetchone()
+        if row is None or not row[0]:
+            raise MasterRunning(schema)
+
+    return take
