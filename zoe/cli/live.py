@@ -116,6 +116,7 @@ def _serve(config: MasterConfig, announce: bool) -> None:
     import threading
 
     from zoe.core.errors import BackendError, InvalidInput, ZoeError
+    from zoe.live.errors import MasterRunning
     from zoe.live.master import Master
 
     try:
@@ -130,7 +131,10 @@ def _serve(config: MasterConfig, announce: bool) -> None:
         signal.signal(signum, lambda *_: stop.set())
     if announce:
         typer.echo(f"zoe: master listening on {master.address}")
-    master.serve(stop)
+    try:
+        master.serve(stop)
+    except MasterRunning as exc:  # taken over while its database was out of reach
+        raise _fail(str(exc), FAILED_EXIT) from None
 
 
 def master(
@@ -251,7 +255,18 @@ def _serve_with_api(config: MasterConfig, dsn: str, api_listen: str) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, on_signal)
-    thread = threading.Thread(target=master.serve, args=(stop,), name="zoe-master")
+    ended: list[BaseException] = []
+
+    def serve_master() -> None:
+        # the API without its master would accept work nobody schedules
+        try:
+            master.serve(stop)
+        except BaseException as exc:
+            ended.append(exc)
+            server.should_exit = True
+            raise
+
+    thread = threading.Thread(target=serve_master, name="zoe-master")
     thread.start()
     _announce(master.address, api_listen, password)
     try:
@@ -259,6 +274,9 @@ def _serve_with_api(config: MasterConfig, dsn: str, api_listen: str) -> None:
     finally:
         stop.set()
         thread.join(30)
+    if ended:
+        message = f"the master stopped: {ended[0]}; the API stopped with it"
+        raise _fail(message, FAILED_EXIT)
 
 
 def _announce(master: str, api_listen: str, password: str | None) -> None:
