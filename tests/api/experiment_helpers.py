@@ -110,9 +110,18 @@ class ExperimentsApi:
 
 @contextmanager
 def experiments_api(
-    dsn: str, deployment: str, repo: Repository, tmp_path: Path
+    dsn: str,
+    deployment: str,
+    repo: Repository,
+    tmp_path: Path,
+    *,
+    relative: bool = False,
 ) -> Iterator[ExperimentsApi]:
-    """Serve the API with experiments; users alice, bob, gus (guest), root."""
+    """Serve the API with experiments; users alice, bob, gus (guest), root.
+
+    ``relative``: configure the data and traces folders relative to
+    ``tmp_path``, which the caller made the current folder.
+    """
     data_dir, traces_dir = tmp_path / "data", tmp_path / "traces"
     traces_dir.mkdir()
     (traces_dir / "three.jsonl").write_text(three_executions(), encoding="utf-8")
@@ -121,8 +130,8 @@ def experiments_api(
         deployment=deployment,
         master=f"tcp://127.0.0.1:{free_port()}",  # no master: not needed here
         master_timeout_ms=200,
-        data_dir=data_dir,
-        traces_dir=traces_dir,
+        data_dir=data_dir.relative_to(tmp_path) if relative else data_dir,
+        traces_dir=traces_dir.relative_to(tmp_path) if relative else traces_dir,
         max_experiment_runs=MAX_RUNS,
     )
     listen = f"127.0.0.1:{free_port()}"
@@ -136,3 +145,33 @@ def experiments_api(
         ):
             api.add_user(name, role)
         yield ExperimentsApi(api, data_dir, traces_dir, deployment)
+
+
+def experiment_processes(folder: Path) -> list[int]:
+    """The ids of the running child processes whose command names ``folder``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if str(folder).encode() in command and b"zoe.api.experiment_child" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def group_members(pgid: int) -> list[int]:
+    """The processes of process group ``pgid`` (zombies excluded)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members

@@ -13,7 +13,9 @@ from experiment_helpers import (
     MAX_RUNS,
     SPEC,
     ExperimentsApi,
+    experiment_processes,
     experiments_api,
+    group_members,
 )
 
 from zoe.live.db import Repository
@@ -102,36 +104,6 @@ def check_figures_and_report(
     for name in ("..%2F..%2Fspec.toml", "spec.toml", "x.png"):
         path = f"{URL}/{experiment_id}/figures/{name}"
         assert client.get(path, headers=headers).status_code == 404, name
-
-
-def experiment_processes(folder: Path) -> list[int]:
-    """The ids of the running child processes whose command names ``folder``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if str(folder).encode() in command and b"zoe.api.experiment_child" in command:
-            found.append(int(entry.name))
-    return found
-
-
-def group_members(pgid: int) -> list[int]:
-    """The processes of process group ``pgid`` (zombies excluded)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
 
 
 def test_cancel_stops_the_process_and_delete_removes_the_folder(

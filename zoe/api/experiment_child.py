@@ -17,6 +17,9 @@ JSON object a line:
 - ``{"event": "error", "message": ...}``: the experiment as a whole failed,
   exit status 2.
 
+The API shows these messages to the user: the traces folder and the output
+folder are left out of them (:func:`hide_paths`).
+
 When its stdin reaches its end (the API process went away), it kills its whole
 process group, its worker processes included.
 """
@@ -42,6 +45,15 @@ def emit(event: str, **fields: Any) -> None:
     """Write one progress line on stdout."""
     sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
     sys.stdout.flush()
+
+
+def hide_paths(message: str, traces: Path, out_dir: Path) -> str:
+    """``message`` without the server's traces folder and output folder."""
+    for folder, name in ((out_dir, "the experiment's folder"), (traces, "")):
+        for path in {str(folder), str(folder.resolve())}:
+            message = message.replace(f"{path}/", "")
+            message = message.replace(path, name or "the traces folder")
+    return message
 
 
 def watch_parent() -> None:
@@ -79,7 +91,7 @@ def run(
     result = run_experiment(checked.spec, options, on_run=on_run)
     first = result.failures[0] if result.failures else None
     error = None if first is None else f"{first['error_type']}: {first['error']}"
-    emit("end", error=error, **counts)
+    emit("end", error=error and hide_paths(error, traces, out_dir), **counts)
     return 0
 
 
@@ -97,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args.spec, args.out, args.traces, args.max_runs, args.workers)
     except ZoeError as exc:
-        emit("error", message=str(exc))
+        emit("error", message=hide_paths(str(exc), args.traces, args.out))
         return FAILED_EXIT
     except OSError as exc:  # its message would show the server's paths
         emit("error", message=f"cannot read or write a file: {exc.strerror}")
@@ -105,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         # the API shows this message; the traceback goes to the folder's log
         logging.getLogger(__name__).exception("experiment: failed")
-        emit("error", message=f"{type(exc).__name__}: {exc}")
+        message = f"{type(exc).__name__}: {exc}"
+        emit("error", message=hide_paths(message, args.traces, args.out))
         return FAILED_EXIT
 
 

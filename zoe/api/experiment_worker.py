@@ -17,7 +17,8 @@ When the row is no longer this runner's (cancelled, or deleted after a cancel),
 it kills the child's process group. When the API stops, running experiments are
 stopped and put back in the queue. A ``running`` experiment whose heartbeat is
 older than ``stale_duration`` (its API process died) is claimed again by any
-worker, and resumed: the runner keeps the runs already done in the folder.
+idle worker, or put back in the queue by a busy one at its heartbeat, and
+resumed: the runner keeps the runs already done in the folder.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from zoe.live.db.experiments import (
     get_experiment,
     record_progress,
     release_experiment,
+    requeue_stale_experiments,
 )
 
 if TYPE_CHECKING:
@@ -86,7 +88,9 @@ class ExperimentWorker:
         poll_duration: float = POLL_DURATION,
     ) -> None:
         self.config = config
-        self.root = config.data_dir / "experiments" / config.deployment
+        # absolute: the child runs in the experiment's folder
+        self.root = (config.data_dir / "experiments" / config.deployment).absolute()
+        self.traces_dir = config.experiment_traces_dir.absolute()
         self.runner_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._heartbeat = heartbeat_duration
         self._stale = stale_duration
@@ -184,7 +188,7 @@ class ExperimentWorker:
         config = self.config
         command = [
             sys.executable, "-m", "zoe.api.experiment_child", str(spec), str(folder),
-            "--traces", str(config.experiment_traces_dir),
+            "--traces", str(self.traces_dir),
             "--max-runs", str(config.max_experiment_runs),
             "--workers", str(config.experiment_processes),
         ]  # fmt: skip
@@ -214,6 +218,10 @@ class ExperimentWorker:
                 if event is None:
                     break
                 _apply(progress, event)
+            if _exited(process):
+                # the child ended (killed, maybe): its worker processes would
+                # run on and hold the pipe open, so its end would never come
+                _kill(process)
             ours = self._beat(repo, experiment_id, progress)
             if not ours or self._stopping.is_set():
                 _kill(process)
@@ -223,15 +231,23 @@ class ExperimentWorker:
         return progress, ours
 
     def _beat(self, repo: Repository, experiment_id: int, progress: _Progress) -> bool:
+        """Write the heartbeat and requeue the stale experiments; whether ours."""
+        runner, done, failed = self.runner_id, progress.done, progress.failed
+
+        def work(tx: Transaction) -> tuple[bool, list[int]]:
+            ours = record_progress(tx, experiment_id, runner, done, failed)
+            return ours, requeue_stale_experiments(tx, self._stale)
+
         try:
-            return repo.transaction(
-                lambda tx: record_progress(
-                    tx, experiment_id, self.runner_id, progress.done, progress.failed
-                )
-            )
+            ours, requeued = repo.transaction(work)
         except ZoeError as exc:
             log.warning("experiment %d: no heartbeat: %s", experiment_id, exc)
             return True
+        for stale_id in requeued:
+            log.info(
+                "experiment %d: its process went away; back in the queue", stale_id
+            )
+        return ours
 
     def _finish(
         self, repo: Repository, experiment_id: int, progress: _Progress, code: int
@@ -288,6 +304,16 @@ def _verdict(progress: _Progress, code: int) -> tuple[ExperimentStatus, str | No
     if progress.error:
         return ExperimentStatus.FAILED, progress.error
     return ExperimentStatus.FAILED, f"the experiment's process stopped (status {code})"
+
+
+def _exited(process: subprocess.Popen[bytes]) -> bool:
+    """Whether the child has ended, left unreaped: while it is a zombie its id
+    cannot be reused, so killing its process group reaches its own only."""
+    try:
+        status = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped already
+        return True
+    return status is not None
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from zoe.api import experiments
 from zoe.api.deps import Reader, State, Writer
-from zoe.api.experiment_specs import MAX_SPEC_CHARS
+from zoe.api.experiment_specs import MAX_NAME_CHARS, MAX_SPEC_CHARS
 from zoe.api.experiments import Worker
 from zoe.api.paging import one_page
 from zoe.core.errors import InvalidSpec
@@ -42,7 +42,10 @@ class ExperimentIn(BaseModel):
         "Files are named relative to the server's traces folder; 'out' is ignored.",
     )
     name: str | None = Field(
-        None, min_length=1, max_length=128, description="Default: the spec's name."
+        None,
+        min_length=1,
+        max_length=MAX_NAME_CHARS,
+        description="Default: the spec's name.",
     )
 
 

@@ -214,6 +214,22 @@ def finish_experiment(
     return bool(tx.cur.rowcount)
 
 
+def requeue_stale_experiments(tx: Transaction, stale_seconds: float) -> list[int]:
+    """Put back in the queue the running experiments whose heartbeat is older than
+    ``stale_seconds`` (their process went away); their ids.
+
+    So an experiment no process runs is told ``queued``, not ``running``, while
+    every runner is busy; the oldest is claimed first as before.
+    """
+    tx.cur.execute(
+        "UPDATE experiments SET status = 'queued', runner = NULL, "
+        "heartbeat_time = NULL WHERE status = 'running' AND (heartbeat_time IS NULL "
+        "OR heartbeat_time < now() - make_interval(secs => %s)) RETURNING id",
+        (stale_seconds,),
+    )
+    return sorted(int(row[0]) for row in tx.cur.fetchall())
+
+
 def release_experiment(tx: Transaction, experiment_id: int, runner: str) -> bool:
     """Put ``runner``'s running experiment back in the queue (its process stops)."""
     tx.cur.execute(
