@@ -55,9 +55,9 @@ def post_raw(api: Api, path: str, content: bytes, headers: dict[str, str]) -> An
     return api.client.post(f"/api/v1{path}", content=content, headers=headers)
 
 
-def test_a_huge_zapp_is_refused_with_413_and_nothing_is_stored(api: Api) -> None:
+def test_a_big_zapp_is_refused_with_413_and_nothing_is_stored(api: Api) -> None:
     alice = api.login("alice")
-    body = compact({"name": "huge", "zapp": big_zapp(20 * 2**20)})
+    body = compact({"name": "big", "zapp": big_zapp(3 * 2**19)})  # 1.5 MiB
 
     reply = post_raw(api, "/executions", body, alice)
     page = api.client.get("/api/v1/executions", headers=alice).json()
@@ -69,6 +69,35 @@ def test_a_huge_zapp_is_refused_with_413_and_nothing_is_stored(api: Api) -> None
         "are accepted: make the ZApp smaller",
         "details": {"limit": LIMIT, "size": len(body)},
     }
+    assert page == {"executions": [], "next": None}
+
+
+def test_a_body_over_the_api_bound_is_refused_while_it_comes_in(api: Api) -> None:
+    # 20 MiB: refused by the bound on every request body (2,000,000 bytes),
+    # whether its length is declared or it comes in chunks
+    alice = api.login("alice")
+    body = compact({"name": "huge", "zapp": big_zapp(20 * 2**20)})
+
+    declared = post_raw(api, "/executions", body, alice)
+    chunked = api.client.post(
+        "/api/v1/executions",
+        content=iter([body[i : i + 2**16] for i in range(0, len(body), 2**16)]),
+        headers={**alice, "Content-Type": "application/json"},
+    )
+    checked = post_raw(api, "/zapps/validate", body, alice)
+    page = api.client.get("/api/v1/executions", headers=alice).json()
+
+    assert declared.status_code == 413
+    assert declared.json()["error"] == {
+        "type": "TooLarge",
+        "message": f"the request body has {len(body)} bytes or more; at most "
+        "2000000 are accepted: send less",
+        "details": {},
+    }
+    assert "Content-Length" not in chunked.request.headers
+    assert chunked.status_code == 413
+    assert chunked.json()["error"]["type"] == "TooLarge"
+    assert checked.status_code == 413
     assert page == {"executions": [], "next": None}
 
 
@@ -97,7 +126,7 @@ def test_a_zapp_over_the_limit_once_converted_is_refused_too(api: Api) -> None:
 
 def test_validate_says_invalid_for_a_zapp_submit_refuses_by_size(api: Api) -> None:
     alice = api.login("alice")
-    document = big_zapp(2 * 2**20)
+    document = big_zapp(3 * 2**19)  # 1.5 MiB
     body = compact(document)
 
     checked = post_raw(api, "/zapps/validate", body, alice)

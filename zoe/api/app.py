@@ -2,10 +2,11 @@
 
 Read top to bottom, :func:`create_app` is the whole stack: the state (pools of
 database connections and master sockets) and the experiment worker, opened in
-the lifespan, the security headers on every reply, the handlers that turn every
-error into JSON, and the routers under ``/api/v1``, then the web interface
-(:mod:`zoe.api.web`, :mod:`zoe.api.web_experiments`) and its static files. The
-OpenAPI document is ``/api/v1/openapi.json``.
+the lifespan, the bound on request bodies (:mod:`zoe.api.body_limit`), the
+security headers on every reply, the handlers that turn every error into JSON, and
+the routers under ``/api/v1``, then the web interface (:mod:`zoe.api.web`,
+:mod:`zoe.api.web_experiments`) and its static files. The OpenAPI document is
+``/api/v1/openapi.json``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from zoe.api import (
     web,
     web_experiments,
 )
+from zoe.api.body_limit import BodyLimit
 from zoe.api.errors import install_handlers
 from zoe.api.experiment_worker import ExperimentWorker
 from zoe.api.state import ApiState
@@ -83,6 +85,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.add_middleware(BodyLimit)  # inside the next (see zoe.api.body_limit)
     app.middleware("http")(_security_headers)
     install_handlers(app, web.error_page)
     app.add_exception_handler(web.LoginRequired, web.login_required)
