@@ -43,7 +43,7 @@ import json
 import math
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -276,10 +276,12 @@ class _Checker:
             raise self.fail(path, "is empty; give at least one value")
         return value
 
-    def unique(self, values: Sequence[object], path: str) -> None:
+    def unique(self, values: Sequence[Hashable], path: str) -> None:
+        seen: set[Hashable] = set()
         for i, value in enumerate(values):
-            if value in values[:i]:
+            if value in seen:
                 raise self.fail(f"{path}[{i}]", f"{value!r} appears twice")
+            seen.add(value)
 
     def names(self, value: object, path: str) -> tuple[str, ...]:
         items = self.array(value, path)
