@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -83,3 +84,15 @@ def api(
         api.add_user("gus", Role.GUEST)
         api.add_user("root", Role.ADMIN)
         yield api
+
+
+@pytest.fixture
+def xapi(
+    postgres_dsn: str, deployment: str, repo: Repository, tmp_path: Path
+) -> Iterator[Any]:
+    """The API with the users of :func:`api` and an experiment worker whose traces
+    folder holds the test traces (see ``experiment_helpers.experiments_api``)."""
+    from experiment_helpers import experiments_api  # it imports this module
+
+    with experiments_api(postgres_dsn, deployment, repo, tmp_path) as served:
+        yield served

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from experiment_helpers import SPEC, ExperimentsApi, experiments_api
-
-from zoe.live.db import Repository
+from experiment_helpers import SPEC, ExperimentsApi
 
 pytestmark = pytest.mark.integration
 
 URL = "/api/v1/experiments"
-
-
-@pytest.fixture
-def xapi(
-    postgres_dsn: str, deployment: str, repo: Repository, tmp_path: Path
-) -> Iterator[ExperimentsApi]:
-    with experiments_api(postgres_dsn, deployment, repo, tmp_path) as served:
-        yield served
 
 
 def test_the_error_of_a_failed_experiment_shows_no_server_path(

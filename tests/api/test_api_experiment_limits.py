@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from experiment_helpers import LONG_SPEC, SPEC, ExperimentsApi, experiments_api
-
-from zoe.live.db import Repository
+from experiment_helpers import LONG_SPEC, SPEC, ExperimentsApi
 
 pytestmark = pytest.mark.integration
 
 URL = "/api/v1/experiments"
-
-
-@pytest.fixture
-def xapi(
-    postgres_dsn: str, deployment: str, repo: Repository, tmp_path: Path
-) -> Iterator[ExperimentsApi]:
-    with experiments_api(postgres_dsn, deployment, repo, tmp_path) as served:
-        yield served
 
 
 def refused(xapi: ExperimentsApi, spec: str) -> tuple[str, str]:

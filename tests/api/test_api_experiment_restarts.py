@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,14 +23,6 @@ from zoe.live.db.experiments import create_experiment, get_experiment
 pytestmark = pytest.mark.integration
 
 URL = "/api/v1/experiments"
-
-
-@pytest.fixture
-def xapi(
-    postgres_dsn: str, deployment: str, repo: Repository, tmp_path: Path
-) -> Iterator[ExperimentsApi]:
-    with experiments_api(postgres_dsn, deployment, repo, tmp_path) as served:
-        yield served
 
 
 def test_a_dead_process_experiment_is_queued_again_while_the_worker_is_busy(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,14 +28,6 @@ from zoe.live.db.schema import available_migrations
 pytestmark = pytest.mark.integration
 
 URL = "/api/v1/experiments"
-
-
-@pytest.fixture
-def xapi(
-    postgres_dsn: str, deployment: str, repo: Repository, tmp_path: Path
-) -> Iterator[ExperimentsApi]:
-    with experiments_api(postgres_dsn, deployment, repo, tmp_path) as served:
-        yield served
 
 
 def test_an_experiment_runs_to_done_with_results_figures_and_report(

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from experiment_helpers import LONG_SPEC, SPEC, ExperimentsApi, experiments_api
+from experiment_helpers import LONG_SPEC, SPEC, ExperimentsApi
 from test_web_pages import session
 
 from zoe.api.web import COOKIE, csrf_of
-from zoe.live.db import Repository
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def xapi(
-    postgres_dsn: str, deployment: str, repo: Repository, tmp_path: Path
-) -> Iterator[ExperimentsApi]:
-    with experiments_api(postgres_dsn, deployment, repo, tmp_path) as served:
-        yield served
 
 
 def test_pages_need_a_session(xapi: ExperimentsApi) -> None:
