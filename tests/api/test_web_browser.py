@@ -101,6 +101,9 @@ def test_log_in_submit_watch_and_terminate(
     page.get_by_role("link", name="web-job").click()
     page.get_by_role("button", name="Terminate").click()
     expect(page.locator("#status")).to_have_text("terminated", timeout=15000)
+    # a final execution is no longer polled and may be deleted
+    expect(page.get_by_role("button", name="Delete")).to_be_visible()
+    expect(page.locator("#execution")).not_to_have_attribute("hx-trigger", "every 2s")
     page.screenshot(path=shots / "7-execution-terminated.png")
 
     page.set_viewport_size({"width": 390, "height": 800})
@@ -113,3 +116,25 @@ def test_log_in_submit_watch_and_terminate(
     page.get_by_role("link", name="Experiments").click()
     expect(page.get_by_role("button", name="Start")).to_be_visible()
     page.screenshot(path=shots / "10-experiments-narrow.png", full_page=True)
+
+
+def test_the_pages_log_no_console_error(api: Api, browser_page: Any) -> None:
+    page = browser_page
+    problems: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if message.type == "error":
+            problems.append(f"{page.url}: {message.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
+    page.goto(f"{api.url}/login")
+    page.get_by_label("User").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{api.url}/")
+    for path in ("/", "/submit", "/cluster", "/experiments"):
+        page.goto(f"{api.url}{path}")
+        page.wait_for_load_state("networkidle")
+
+    assert problems == []

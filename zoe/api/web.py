@@ -17,6 +17,7 @@ import hmac
 import json
 import logging
 import uuid
+from http import HTTPStatus
 from importlib import resources
 from typing import Annotated, Any
 
@@ -40,7 +41,7 @@ from zoe.api.security import (
     verify_password,
 )
 from zoe.api.submission import notify, store
-from zoe.core.errors import InvalidZApp, NotAZApp, NotFound, ZoeError
+from zoe.core.errors import InvalidInput, InvalidZApp, NotAZApp, NotFound, ZoeError
 from zoe.core.execution import ExecutionStatus
 from zoe.core.zapp_import import load_zapp
 from zoe.live.db import Role, Transaction, UserRecord
@@ -280,6 +281,30 @@ async def terminate(
     return RedirectResponse(f"/executions/{execution_id}", status_code=303)
 
 
+@router.post("/executions/{execution_id}/delete")
+async def delete(
+    request: Request,
+    state: State,
+    caller: WebCaller,
+    execution_id: int,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Delete an execution in a final status and go back to the list."""
+    check_csrf(request, csrf)
+    context = await _execution_context(state, caller, execution_id)  # 404
+    if caller.user.role is Role.GUEST:
+        raise ApiError(403, "Forbidden", "guests may only read")
+    if not context["final"]:
+        raise ApiError(
+            409,
+            "Conflict",
+            f"execution {execution_id} is {context['e']['status']}: terminate it "
+            "first, only executions in a final status are deleted",
+        )
+    await state.master_as(caller.name, lambda client: client.delete(execution_id))
+    return RedirectResponse("/", status_code=303)
+
+
 @router.get("/submit")
 async def submit_page(request: Request, caller: WebCaller) -> Response:
     return page(request, "submit.html", caller)
@@ -311,7 +336,11 @@ async def submit(
     try:
         if not name.strip():
             raise ZoeError("give the execution a name")
-        document = load_zapp(json.loads(zapp))
+        try:
+            parsed = json.loads(zapp)
+        except RecursionError:
+            raise ZoeError("the JSON is nested too deeply to be a ZApp") from None
+        document = load_zapp(parsed)
         if zapp_size(document) > MAX_ZAPP_BYTES:
             raise ZoeError(
                 f"the ZApp has over {MAX_ZAPP_BYTES} bytes of JSON as version 4: "
@@ -340,6 +369,8 @@ async def submit(
         return page(request, "submit.html", caller, 422, faults=faults, **again)
     except ConflictError as exc:
         return page(request, "submit.html", caller, 409, error=exc.message, **again)
+    except InvalidInput as exc:  # text the database cannot store, such as a NUL
+        return page(request, "submit.html", caller, 422, error=str(exc), **again)
     body = document.to_dict()
     await state.master(lambda c: notify(c, caller.name, name, body, request_id))
     return RedirectResponse(f"/executions/{eid}", status_code=303)
@@ -364,5 +395,17 @@ async def login_required(request: Request, exc: Exception) -> Response:
 
 
 def error_page(request: Request, status: int, message: str) -> Response:
-    """An error as an HTML page."""
-    return page(request, "error.html", None, status, code=status, message=message)
+    """An error as an HTML page, titled by the status's name (``404 Not Found``)."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return page(
+        request,
+        "error.html",
+        None,
+        status,
+        code=status,
+        phrase=phrase,
+        message=message,
+    )

@@ -22,7 +22,7 @@ from zoe.api.errors import ApiError
 from zoe.api.experiment_specs import MAX_SPEC_CHARS
 from zoe.api.experiments import Worker
 from zoe.api.web import WebCaller, check_csrf, page
-from zoe.core.errors import InvalidSpec
+from zoe.core.errors import InvalidInput, InvalidSpec
 from zoe.live.db import Role, Transaction
 from zoe.live.db.experiments import ExperimentStatus, list_experiments
 
@@ -81,19 +81,33 @@ async def submit(
         record = await experiments.submit(state, worker, caller, spec, name.strip())
     except InvalidSpec as exc:
         faults = [{"path": exc.path, "message": exc.reason}]
-        rows = await _rows(state, caller)
-        return page(
-            request,
-            "experiments.html",
-            caller,
-            422,
-            rows=rows,
-            may_act=True,
-            faults=faults,
-            name=name,
-            spec=spec,
-        )
+        return await _form_again(request, state, caller, name, spec, faults=faults)
+    except InvalidInput as exc:  # text the database cannot store, such as a NUL
+        return await _form_again(request, state, caller, name, spec, error=str(exc))
     return RedirectResponse(f"/experiments/{record.id}", status_code=303)
+
+
+async def _form_again(
+    request: Request,
+    state: State,
+    caller: Caller,
+    name: str,
+    spec: str,
+    **fault: Any,
+) -> Response:
+    """The experiments page with the caller's input and its fault (422)."""
+    rows = await _rows(state, caller)
+    return page(
+        request,
+        "experiments.html",
+        caller,
+        422,
+        rows=rows,
+        may_act=True,
+        name=name,
+        spec=spec,
+        **fault,
+    )
 
 
 async def _context(
