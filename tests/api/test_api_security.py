@@ -74,6 +74,8 @@ def test_a_wrong_password_and_an_unknown_user_get_the_same_reply(api: Api) -> No
 
     assert (wrong.status_code, unknown.status_code) == (401, 401)
     assert wrong.json() == unknown.json()
+    assert wrong.headers["WWW-Authenticate"] == "Bearer"
+    assert unknown.headers["WWW-Authenticate"] == "Bearer"
 
 
 def test_a_revoked_token_no_longer_works(api: Api) -> None:

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from zoe import __version__
 from zoe.api import schemas
 from zoe.api.deps import Reader, State
-from zoe.api.errors import ApiError
+from zoe.api.errors import unauthorized
 from zoe.api.routes_executions import MAX_ZAPP_BYTES, zapp_size
 from zoe.api.security import (
     UNKNOWN_USER_HASH,
@@ -100,7 +100,7 @@ async def login(state: State, body: schemas.TokenIn) -> Any:
 
     user = await state.db(lambda repo: repo.transaction(work))
     if user is None:
-        raise ApiError(401, "Unauthorized", "wrong user name or password")
+        raise unauthorized("wrong user name or password")
     return {
         "token": token,
         "name": body.name,
