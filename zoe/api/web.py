@@ -262,6 +262,18 @@ async def service_logs(
     return await open_output(request, state, target, follow=follow, tail=tail)
 
 
+async def _acted_on(
+    request: Request, caller: Caller, state: State, execution_id: int, csrf: str
+) -> dict[str, Any]:
+    """The page context of an execution the caller acts on: CSRF checked, 404 if
+    it is not theirs, 403 for a guest."""
+    check_csrf(request, csrf)
+    context = await _execution_context(state, caller, execution_id)
+    if caller.user.role is Role.GUEST:
+        raise ApiError(403, "Forbidden", "guests may only read")
+    return context
+
+
 @router.post("/executions/{execution_id}/terminate")
 async def terminate(
     request: Request,
@@ -270,10 +282,7 @@ async def terminate(
     execution_id: int,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    check_csrf(request, csrf)
-    await _execution_context(state, caller, execution_id)  # 404 if not theirs
-    if caller.user.role is Role.GUEST:
-        raise ApiError(403, "Forbidden", "guests may only read")
+    await _acted_on(request, caller, state, execution_id, csrf)
     with contextlib.suppress(ConflictError):  # it ended meanwhile: the page says
         await state.master_as(
             caller.name, lambda client: client.terminate(execution_id)
@@ -290,10 +299,7 @@ async def delete(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Delete an execution in a final status and go back to the list."""
-    check_csrf(request, csrf)
-    context = await _execution_context(state, caller, execution_id)  # 404
-    if caller.user.role is Role.GUEST:
-        raise ApiError(403, "Forbidden", "guests may only read")
+    context = await _acted_on(request, caller, state, execution_id, csrf)
     if not context["final"]:
         raise ApiError(
             409,
