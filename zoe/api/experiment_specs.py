@@ -17,7 +17,6 @@ with the key path, and the server's own paths never appear in a message.
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -106,17 +105,9 @@ def check_run_ids(run_ids: Iterable[str]) -> None:
 
 def check_grid_size(spec: ExperimentSpec, max_runs: int) -> None:
     """Refuse a grid of more than ``max_runs`` runs, without expanding it."""
-    runs = math.prod(
-        len(axis)
-        for axis in (
-            spec.traces,
-            spec.clusters,
-            spec.policies,
-            spec.placements,
-            spec.loads,
-            spec.seeds,
-        )
-    )
+    from zoe.experiments.grid import grid_size
+
+    runs = grid_size(spec)
     if runs > max_runs:
         raise InvalidSpec(
             SOURCE,

@@ -13,6 +13,7 @@ import hashlib
 import importlib.resources
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,24 @@ def run_id(
     return "_".join(_UNSAFE.sub("-", part) for part in parts)
 
 
+def axes(spec: ExperimentSpec) -> tuple[tuple[Any, ...], ...]:
+    """The axes of ``spec``'s grid in expansion order: traces, clusters, policies,
+    placements, loads, seeds; the grid is their product."""
+    return (
+        tuple(spec.traces),
+        tuple(spec.clusters),
+        tuple(spec.policies),
+        tuple(spec.placements),
+        tuple(spec.loads),
+        tuple(spec.seeds),
+    )
+
+
+def grid_size(spec: ExperimentSpec) -> int:
+    """How many runs ``spec``'s grid has, without making them."""
+    return math.prod(len(axis) for axis in axes(spec))
+
+
 def expand(spec: ExperimentSpec) -> list[Run]:
     """Every run of ``spec``'s grid, in expansion order.
 
@@ -95,15 +114,7 @@ def expand(spec: ExperimentSpec) -> list[Run]:
     """
     digests = {trace.name: trace_digest(trace) for trace in spec.traces}
     runs = []
-    product = itertools.product(
-        spec.traces,
-        spec.clusters,
-        spec.policies,
-        spec.placements,
-        spec.loads,
-        spec.seeds,
-    )
-    for trace, cluster, policy, placement, load, seed in product:
+    for trace, cluster, policy, placement, load, seed in itertools.product(*axes(spec)):
         runs.append(
             Run(
                 run_id=run_id(trace.name, cluster.name, policy, placement, load, seed),
