@@ -236,8 +236,7 @@ class Master:
             scheduler.cleanup()
 
     def _recover(self) -> None:
-        self._end_unrunnable(self.repo.transaction(lambda tx: tx.active_executions()))
-        recover(self.scheduler)
+        recover(self.scheduler, screen=self._end_unrunnable)
         if not self.healthy and self._backoff > FIRST_BACKOFF_DURATION:
             log.info("master: database reachable again; state taken up")
         self.healthy = True

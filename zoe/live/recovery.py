@@ -29,6 +29,7 @@ is never started again, only adopted or handled as exited.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,7 @@ from zoe.live.backends import (
 from zoe.live.state import LiveExecution, LiveService
 
 if TYPE_CHECKING:
+    from zoe.live.db import ExecutionRecord
     from zoe.live.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -64,19 +66,27 @@ class RecoveryReport:
     recreated: int
 
 
-def recover(scheduler: Scheduler) -> RecoveryReport:
+def recover(
+    scheduler: Scheduler,
+    screen: Callable[[list[ExecutionRecord]], list[ExecutionRecord]] | None = None,
+) -> RecoveryReport:
     """Rebuild ``scheduler``'s mirror from the database and the backend.
 
-    Raises :class:`~zoe.live.errors.DatabaseUnavailable` if the database cannot
-    be reached; the mirror is then left as it was.
+    ``screen`` gets the active executions read and returns those to take up
+    (the master ends the others). Raises
+    :class:`~zoe.live.errors.DatabaseUnavailable` if the database cannot be
+    reached; the mirror is then left as it was.
     """
     repo, backend = scheduler.repo, scheduler.backend
     nodes = backend.nodes()
     repo.upsert_nodes(nodes)
     records = {r.node.name: r for r in repo.list_nodes()}
+    active = repo.active_executions()
+    if screen is not None:
+        kept = {record.id for record in screen([record for record, _ in active])}
+        active = [pair for pair in active if pair[0].id in kept]
     mirror = {
-        record.id: LiveExecution.of(record, services)
-        for record, services in repo.active_executions()
+        record.id: LiveExecution.of(record, services) for record, services in active
     }
     scheduler.nodes = nodes
     scheduler.unavailable = {n for n, r in records.items() if not r.available}
