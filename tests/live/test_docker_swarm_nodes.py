@@ -20,6 +20,8 @@ import random
 import signal
 import subprocess
 import tempfile
+import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -180,8 +182,8 @@ def test_a_service_pinned_to_the_worker_runs_there_and_answers_across_nodes(
             40,
         )
         endpoint = backend.endpoints(server_id)["8080/tcp"]
-        with urllib.request.urlopen(f"http://{endpoint}/index", timeout=5) as got:
-            body = got.read()
+        # running is not listening yet: httpd binds a moment after its start
+        body = fetch_when_listening(f"http://{endpoint}/index")
         client_id = backend.create(client)
         backend.start(client_id)
         events = collect(backend, lambda got: exited(got, client_id), 40)
@@ -262,3 +264,17 @@ def _no_containers(address: str) -> bool:
         return not client.containers(all=True)
     finally:
         client.close()
+
+
+def fetch_when_listening(url: str, timeout: float = 10.0) -> bytes:
+    """The body at ``url`` once its server accepts connections."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as got:
+                body: bytes = got.read()
+                return body
+        except urllib.error.URLError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
